@@ -1,0 +1,67 @@
+//! `obsq generate`.
+
+use crate::cli::GenerateArgs;
+use crate::error::{Error, Result};
+use crate::generate::{GenerateOptions, generate};
+use crate::model::Stream;
+use crate::model::timefmt::{day_of_ms, now_ms, parse_day};
+use crate::render::{Format, render, rows_to_batch};
+
+/// Runs `obsq generate`; the summary goes to stderr.
+pub fn run(args: &GenerateArgs) -> Result<u8> {
+    let opts = options(args)?;
+    let report = generate(&opts)?;
+    let rows: Vec<_> = report
+        .streams
+        .iter()
+        .map(|(s, lines, dirty, bytes)| {
+            vec![
+                s.table().into(),
+                (*lines).into(),
+                (*dirty).into(),
+                (*bytes).into(),
+            ]
+        })
+        .collect();
+    let batch = rows_to_batch(&["stream", "lines", "malformed", "bytes"], &rows)?;
+    render(&[batch], Format::Table, &mut std::io::stderr().lock())?;
+    Ok(0)
+}
+
+/// Validates the arguments into generator options.
+pub fn options(args: &GenerateArgs) -> Result<GenerateOptions> {
+    let end_day = match &args.end {
+        Some(d) => parse_day(d)
+            .ok_or_else(|| Error::Usage(format!("--end {d:?} is not a date like 2026-11-28")))?,
+        None => day_of_ms(now_ms()),
+    };
+    if !(0.0..=1.0).contains(&args.dirty) {
+        return Err(Error::Usage(format!(
+            "--dirty {} must be between 0 and 1",
+            args.dirty
+        )));
+    }
+    let streams = if args.streams.is_empty() {
+        Stream::ALL.to_vec()
+    } else {
+        args.streams
+            .iter()
+            .map(|s| {
+                Stream::from_name(s).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unknown stream {s:?}: use skill, cuj, progress or provider"
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    Ok(GenerateOptions {
+        rows: args.rows,
+        seed: args.seed,
+        out: args.out.clone(),
+        days: args.days,
+        end_day,
+        dirty: args.dirty,
+        streams,
+    })
+}

@@ -1,0 +1,95 @@
+//! `obsq ingest`: run the pipeline, show the summary on stderr, exit 3 if lines were quarantined.
+
+use crate::cli::IngestArgs;
+use crate::config::Config;
+use crate::error::Result;
+use crate::render::{Cell, Format, render, rows_to_batch};
+use crate::store::catalog::Catalog;
+use crate::store::ingest::{IngestOptions, IngestReport, ingest};
+use crate::store::sources::absolute;
+
+/// Exit code when some lines went to quarantine.
+pub const EXIT_QUARANTINED: u8 = 3;
+
+/// Runs `obsq ingest`.
+pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
+    let rt = super::runtime()?;
+    let objects = super::objects(config, &rt)?;
+    if !args.sources.is_empty() {
+        let catalog = Catalog::open(&config.layout.catalog())?;
+        for dir in &args.sources {
+            catalog.add_source_dir(&absolute(dir)?)?;
+        }
+    }
+    let opts = IngestOptions {
+        memory_budget: args.memory_mb.max(16) << 20,
+        ..IngestOptions::default()
+    };
+    let report = ingest(&config.layout, &objects, &opts)?;
+    show_summary(&report)?;
+    Ok(if report.quarantined() > 0 {
+        EXIT_QUARANTINED
+    } else {
+        0
+    })
+}
+
+/// Prints the ingest summary table to stderr.
+pub fn show_summary(report: &IngestReport) -> Result<()> {
+    let mb = |b: u64| (b as f64 / 1e6 * 100.0).round() / 100.0;
+    let mut rows: Vec<Vec<Cell>> = report
+        .streams
+        .iter()
+        .map(|(s, st)| {
+            vec![
+                s.table().into(),
+                st.sources.into(),
+                st.lines.into(),
+                st.rows.into(),
+                st.quarantined.into(),
+                mb(st.bytes_in).into(),
+                st.files_out.into(),
+                mb(st.bytes_out).into(),
+                Cell::Null,
+                Cell::Null,
+            ]
+        })
+        .collect();
+    let total = |f: fn(&crate::store::ingest::StreamStats) -> u64| {
+        report.streams.values().map(f).sum::<u64>()
+    };
+    let secs = (report.seconds * 1000.0).round() / 1000.0;
+    let rate = if report.seconds > 0.0 {
+        mb(report.bytes_in()) / report.seconds
+    } else {
+        0.0
+    };
+    rows.push(vec![
+        "total".into(),
+        total(|s| s.sources).into(),
+        total(|s| s.lines).into(),
+        report.rows().into(),
+        report.quarantined().into(),
+        mb(report.bytes_in()).into(),
+        total(|s| s.files_out).into(),
+        mb(total(|s| s.bytes_out)).into(),
+        secs.into(),
+        ((rate * 10.0).round() / 10.0).into(),
+    ]);
+    let batch = rows_to_batch(
+        &[
+            "stream",
+            "sources",
+            "lines",
+            "rows",
+            "quarantined",
+            "mb_in",
+            "files_out",
+            "mb_out",
+            "seconds",
+            "mb_per_s",
+        ],
+        &rows,
+    )?;
+    render(&[batch], Format::Table, &mut std::io::stderr().lock())
+}

@@ -1,0 +1,42 @@
+//! One module per subcommand; [`run`] dispatches. Commands compute results and hand them to the
+//! render layer; they return the process exit code.
+
+pub mod demo;
+pub mod generate;
+pub mod ingest;
+pub mod record;
+pub mod source;
+pub mod sql;
+
+use tokio::runtime::Runtime;
+
+use crate::cli::Command;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::objects::Objects;
+
+/// Runs one command; returns the exit code.
+pub fn run(config: &Config, command: Command) -> Result<u8> {
+    match command {
+        Command::Record { event } => record::run(config, event),
+        Command::Ingest(args) => ingest::run(config, &args),
+        Command::Source { action } => source::run(config, action),
+        Command::Generate(args) => generate::run(&args),
+        Command::Sql(args) => sql::run(config, &args),
+        Command::Demo(args) => demo::run(config, &args),
+    }
+}
+
+/// A multi-threaded runtime for DataFusion and the object store.
+pub fn runtime() -> Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start", "async runtime", e))
+}
+
+/// The data root's object store (the root is created if missing).
+pub fn objects(config: &Config, rt: &Runtime) -> Result<Objects> {
+    config.layout.create()?;
+    Objects::local(config.layout.root(), rt.handle().clone())
+}

@@ -1,0 +1,125 @@
+//! The one error type of obsq: each variant names the action that failed and carries its context.
+
+use std::path::PathBuf;
+
+/// Every failure obsq reports; `main` prints it as `obsq: <error>: <cause>…` and exits with 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a local file or directory failed.
+    #[error("cannot {action} {path}")]
+    Io {
+        /// What obsq was doing, e.g. "read", "append to", "create directory".
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SQLite catalog could not be opened, read or written.
+    #[error("catalog {action} failed ({path})")]
+    Catalog {
+        /// What obsq was doing with the catalog.
+        action: &'static str,
+        /// The catalog file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Writing a Parquet file failed.
+    #[error("cannot write Parquet file {path}")]
+    Parquet {
+        /// The data file being written.
+        path: String,
+        /// The Parquet writer's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// An object-store operation (put, rename, list, delete) failed.
+    #[error("object store: cannot {action} {path}")]
+    ObjectStore {
+        /// The operation.
+        action: &'static str,
+        /// The object's path inside the data root.
+        path: String,
+        /// The object store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// Arrow failed to build or transform a batch.
+    #[error("{action}")]
+    Arrow {
+        /// What obsq was doing.
+        action: String,
+        /// Arrow's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    /// A query failed to plan or run.
+    #[error("query failed")]
+    Query(#[from] datafusion::error::DataFusionError),
+    /// An event given to `record` is invalid; nothing was written for it.
+    #[error("invalid {stream} event: {reason}")]
+    InvalidEvent {
+        /// The stream's name.
+        stream: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// `record --stdin` rejected some lines (the valid ones were written).
+    #[error(
+        "{rejected} of {total} input lines rejected (the {accepted} valid ones were recorded); first: line {first_line}: {first_reason}"
+    )]
+    RejectedLines {
+        /// Lines rejected.
+        rejected: usize,
+        /// Lines read.
+        total: usize,
+        /// Lines recorded.
+        accepted: usize,
+        /// The first rejected line's number.
+        first_line: usize,
+        /// Why it was rejected.
+        first_reason: String,
+    },
+    /// A command-line value or configuration setting is unusable.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// obsq's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Builds an [`Error::Io`] for `action` on `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Builds an [`Error::Arrow`] with a description of the action.
+    pub fn arrow(action: impl Into<String>, source: arrow::error::ArrowError) -> Self {
+        Error::Arrow {
+            action: action.into(),
+            source,
+        }
+    }
+
+    /// True when the error is a closed output pipe (`obsq … | head`), which is not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cur {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return true;
+            }
+            cur = e.source();
+        }
+        false
+    }
+}

@@ -1,0 +1,693 @@
+//! `obsq generate`: deterministic, realistic JSONL in the original tools' layout and record
+//! shapes — Zipf-popular skills, log-normal durations with heavy tails, templated failures,
+//! progress runs with steps — for tests, benchmarks and the demo.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, LogNormal, Zipf};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::model::Stream;
+use crate::model::timefmt::day_to_string;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Total lines over all selected streams.
+    pub rows: u64,
+    /// RNG seed: the same options give the same bytes.
+    pub seed: u64,
+    /// Output directory (gets `logs/` and `analytics/`).
+    pub out: PathBuf,
+    /// Days covered.
+    pub days: u32,
+    /// Last day covered (UTC day number).
+    pub end_day: i32,
+    /// Fraction of lines made malformed.
+    pub dirty: f64,
+    /// Streams to generate.
+    pub streams: Vec<Stream>,
+}
+
+/// Lines written per stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GenerateReport {
+    /// (stream, lines, malformed lines, bytes).
+    pub streams: Vec<(Stream, u64, u64, u64)>,
+}
+
+const SKILLS: [&str; 40] = [
+    "code-review",
+    "scaffolder",
+    "test-runner",
+    "lint-fix",
+    "doc-writer",
+    "refactor",
+    "debugger",
+    "dependency-audit",
+    "security-scan",
+    "migration",
+    "api-designer",
+    "schema-gen",
+    "perf-profiler",
+    "log-analyzer",
+    "commit-msg",
+    "pr-summary",
+    "changelog",
+    "release-notes",
+    "i18n",
+    "a11y-check",
+    "sql-optimizer",
+    "k8s-deploy",
+    "terraform-plan",
+    "docker-build",
+    "ci-triage",
+    "flaky-hunter",
+    "coverage",
+    "benchmark",
+    "bisect",
+    "license-check",
+    "spec-writer",
+    "ux-review",
+    "copy-edit",
+    "diagram",
+    "estimate",
+    "planner",
+    "research",
+    "summarize",
+    "translate",
+    "retro",
+];
+const AGENTS: [&str; 10] = [
+    "developer",
+    "code-reviewer",
+    "qa",
+    "planner",
+    "architect",
+    "devops",
+    "security",
+    "analyst",
+    "writer",
+    "orchestrator",
+];
+const PROVIDERS: [(&str, &[&str]); 4] = [
+    (
+        "anthropic",
+        &["claude-opus-4", "claude-sonnet-4", "claude-haiku-4"],
+    ),
+    ("openai", &["gpt-4o", "gpt-4.1", "o3"]),
+    ("google", &["gemini-2.5-pro", "gemini-2.5-flash"]),
+    ("mistral", &["mistral-large", "codestral"]),
+];
+const STEPS: [&str; 8] = [
+    "Loading context",
+    "Planning",
+    "Running tests",
+    "Applying changes",
+    "Reviewing",
+    "Validating",
+    "Writing report",
+    "Publishing",
+];
+
+/// Share of the rows each stream gets (skill, cuj, progress, provider).
+const SHARES: [f64; 4] = [0.55, 0.15, 0.15, 0.15];
+/// Rows generated per parallel chunk (fixed, so output does not depend on the thread count).
+const CHUNK_ROWS: u64 = 50_000;
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Generates the files; returns what was written.
+pub fn generate(opts: &GenerateOptions) -> Result<GenerateReport> {
+    if opts.streams.is_empty() || opts.days == 0 {
+        return Err(Error::Usage(
+            "generate needs at least one stream and one day".into(),
+        ));
+    }
+    let total_share: f64 = opts.streams.iter().map(|s| SHARES[*s as usize]).sum();
+    let start_ms = (opts.end_day as i64 - opts.days as i64 + 1) * MS_PER_DAY;
+    let span_ms = opts.days as i64 * MS_PER_DAY;
+    let mut report = GenerateReport::default();
+    for (si, &stream) in opts.streams.iter().enumerate() {
+        let rows = (opts.rows as f64 * SHARES[stream as usize] / total_share).round() as u64;
+        let mut sink = Sink::new(&opts.out, stream)?;
+        let chunks = rows.div_ceil(CHUNK_ROWS);
+        let mut dirty_total = 0;
+        // Chunks are generated in parallel a few at a time, then written in order.
+        for group in (0..chunks).collect::<Vec<_>>().chunks(16) {
+            let parts: Vec<(Vec<(i32, Vec<u8>)>, u64)> = group
+                .par_iter()
+                .map(|&c| {
+                    let lo = c * CHUNK_ROWS;
+                    let hi = (lo + CHUNK_ROWS).min(rows);
+                    let seed =
+                        opts.seed ^ ((si as u64 + 1) << 56) ^ c.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    Chunk::new(stream, seed, opts.dirty).run(lo, hi, rows, start_ms, span_ms)
+                })
+                .collect();
+            for (days, dirty) in parts {
+                dirty_total += dirty;
+                for (day, bytes) in days {
+                    sink.write(day, &bytes)?;
+                }
+            }
+        }
+        let bytes = sink.finish()?;
+        report.streams.push((stream, rows, dirty_total, bytes));
+    }
+    Ok(report)
+}
+
+/// Where one stream's lines go: one file per UTC day for skills, one file otherwise.
+struct Sink {
+    dir: PathBuf,
+    stream: Stream,
+    current: Option<(i32, BufWriter<File>)>,
+    bytes: u64,
+}
+
+impl Sink {
+    fn new(out: &Path, stream: Stream) -> Result<Self> {
+        let dir = out.join(match stream {
+            Stream::Skill | Stream::Progress => "logs",
+            Stream::Cuj | Stream::Provider => "analytics",
+        });
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        Ok(Sink {
+            dir,
+            stream,
+            current: None,
+            bytes: 0,
+        })
+    }
+
+    fn path(&self, day: i32) -> PathBuf {
+        self.dir.join(match self.stream {
+            Stream::Skill => format!("skill-invocations-{}.jsonl", day_to_string(day)),
+            Stream::Cuj => "cuj-metrics.jsonl".into(),
+            Stream::Progress => "progress.jsonl".into(),
+            Stream::Provider => "provider-health.jsonl".into(),
+        })
+    }
+
+    fn write(&mut self, day: i32, bytes: &[u8]) -> Result<()> {
+        let key = if self.stream == Stream::Skill { day } else { 0 };
+        if self.current.as_ref().map(|c| c.0) != Some(key) {
+            self.flush_current()?;
+            let path = self.path(day);
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::io("open", &path, e))?;
+            self.current = Some((key, BufWriter::with_capacity(1 << 20, f)));
+        }
+        if let Some((_, w)) = &mut self.current {
+            w.write_all(bytes)
+                .map_err(|e| Error::io("write", &self.dir, e))?;
+        }
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn flush_current(&mut self) -> Result<()> {
+        if let Some((_, mut w)) = self.current.take() {
+            w.flush().map_err(|e| Error::io("write", &self.dir, e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64> {
+        self.flush_current()?;
+        Ok(self.bytes)
+    }
+}
+
+struct Chunk {
+    stream: Stream,
+    rng: Xoshiro256PlusPlus,
+    dirty: f64,
+    zipf: Zipf<f64>,
+    out: Vec<(i32, Vec<u8>)>,
+    dirty_count: u64,
+    run_no: u64,
+    run_step: u32,
+    run_steps: u32,
+}
+
+impl Chunk {
+    fn new(stream: Stream, seed: u64, dirty: f64) -> Self {
+        Chunk {
+            stream,
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            dirty,
+            zipf: Zipf::new(SKILLS.len() as f64, 1.1).expect("valid Zipf parameters"),
+            out: Vec::new(),
+            dirty_count: 0,
+            run_no: seed % 1_000_000,
+            run_step: 0,
+            run_steps: 0,
+        }
+    }
+
+    fn run(
+        mut self,
+        lo: u64,
+        hi: u64,
+        rows: u64,
+        start_ms: i64,
+        span_ms: i64,
+    ) -> (Vec<(i32, Vec<u8>)>, u64) {
+        let mut line = String::with_capacity(512);
+        for i in lo..hi {
+            // Evenly spread, slightly jittered, never decreasing within a chunk.
+            let ts = start_ms
+                + ((i as i128 * span_ms as i128) / rows.max(1) as i128) as i64
+                + self.rng.random_range(0..200);
+            line.clear();
+            match self.stream {
+                Stream::Skill => self.skill(ts, &mut line),
+                Stream::Cuj => self.cuj(ts, &mut line),
+                Stream::Progress => self.progress(ts, &mut line),
+                Stream::Provider => self.provider(ts, &mut line),
+            }
+            let mut bytes = line.as_bytes().to_vec();
+            if self.dirty > 0.0 && self.rng.random_bool(self.dirty.min(1.0)) {
+                bytes = self.spoil(&line);
+                self.dirty_count += 1;
+            }
+            bytes.push(b'\n');
+            let day = ts.div_euclid(MS_PER_DAY) as i32;
+            match self.out.last_mut() {
+                Some((d, buf)) if *d == day => buf.extend_from_slice(&bytes),
+                _ => self.out.push((day, bytes)),
+            }
+        }
+        (self.out, self.dirty_count)
+    }
+
+    fn spoil(&mut self, line: &str) -> Vec<u8> {
+        match self.rng.random_range(0..6) {
+            0 => line.as_bytes()[..line.len() / 2].to_vec(),
+            1 => b"null".to_vec(),
+            2 => b"42".to_vec(),
+            3 => line.replace("timestamp\":", "when\":").into_bytes(),
+            4 => {
+                let mut b = line.as_bytes().to_vec();
+                let mid = b.len() / 2;
+                b[mid] = 0xff;
+                b
+            }
+            _ => match self.stream {
+                Stream::Skill | Stream::Cuj => line
+                    .replacen("\"duration_ms\":", "\"duration_ms\":\"abc\",\"x\":", 1)
+                    .into_bytes(),
+                Stream::Provider => line
+                    .replacen("\"success\":", "\"success\":\"maybe\",\"x\":", 1)
+                    .into_bytes(),
+                Stream::Progress => line
+                    .replacen("\"percentage\":", "\"percentage\":\"lots\",\"x\":", 1)
+                    .into_bytes(),
+            },
+        }
+    }
+
+    fn lognormal(&mut self, median_ms: f64, sigma: f64) -> f64 {
+        let d = LogNormal::new(median_ms.ln(), sigma).expect("valid log-normal parameters");
+        let mut v = d.sample(&mut self.rng);
+        if self.rng.random_bool(0.01) {
+            v *= 10.0; // the heavy tail: stalls, retries, cold caches
+        }
+        v
+    }
+
+    fn error_text(&mut self) -> String {
+        let r = &mut self.rng;
+        let n = r.random_range(1..=12);
+        match r.random_range(0..30) {
+            0 => format!(
+                "Timeout after {}ms",
+                [30000, 60000, 12000, 600000][r.random_range(0..4)]
+            ),
+            1 => format!(
+                "Rate limit exceeded (429), retry after {}s",
+                r.random_range(1..60)
+            ),
+            2 => format!("Step {n} failed: exit code {}", 100 + n),
+            3 => format!(
+                "ENOENT: no such file or directory, open '/home/dev/project/src/mod{}.ts'",
+                r.random_range(1..500)
+            ),
+            4 => format!(
+                "Request req_{:012x} failed: 503 Service Unavailable",
+                r.random::<u64>() >> 16
+            ),
+            5 => format!(
+                "Connection reset by peer (10.0.{}.{}:443)",
+                r.random_range(0..255),
+                r.random_range(1..255)
+            ),
+            6 => format!(
+                "Skill crashed: TypeError: Cannot read properties of undefined (reading '{}')",
+                ["map", "length", "id"][r.random_range(0..3)]
+            ),
+            7 => format!("Test suite failed: {} of {} tests failed", n, 40 + n * 3),
+            8 => format!("Out of memory: heap limit {} MB reached", 512 * n),
+            9 => format!(
+                "Context window exceeded: {} tokens > 200000",
+                200000 + r.random_range(1..50000)
+            ),
+            10 => format!(
+                "Git push rejected for run-{:05}: non-fast-forward",
+                r.random_range(0..99999)
+            ),
+            11 => format!(
+                "Lint errors: {} problems ({} errors, {} warnings)",
+                n * 3,
+                n,
+                n * 2
+            ),
+            12 => format!("Tool call denied by policy for session {}", uuid_like(r)),
+            13 => format!(
+                "Invalid JSON in model output at position {}",
+                r.random_range(10..9000)
+            ),
+            14 => format!(
+                "Upstream 502 from https://api.example.com/v{}/jobs/{}",
+                n % 3 + 1,
+                r.random_range(1000..99999)
+            ),
+            15 => format!("Deadline exceeded after {}s", r.random_range(30..900)),
+            16 => format!(
+                "Migration {} failed: relation \"users_{}\" already exists",
+                r.random_range(100..999),
+                n
+            ),
+            17 => format!("Docker build failed at layer {n}: exit status 1"),
+            18 => format!(
+                "Coverage {}.{}% below threshold 80%",
+                r.random_range(40..79),
+                r.random_range(0..9)
+            ),
+            19 => format!(
+                "Permission denied: /var/lib/agents/cache/{:08x}.lock",
+                r.random::<u32>()
+            ),
+            20 => format!(
+                "Assertion failed: expected {} got {}",
+                n,
+                n + r.random_range(1..5)
+            ),
+            21 => format!(
+                "Model refused: content policy (ticket #{})",
+                r.random_range(10000..99999)
+            ),
+            22 => format!(
+                "Dependency resolution failed: {}@^{}.0.0 not found",
+                ["left-pad", "lodash", "react"][r.random_range(0..3)],
+                n
+            ),
+            23 => format!(
+                "Process killed by signal {}",
+                [9, 15, 11][r.random_range(0..3)]
+            ),
+            24 => format!("Disk quota exceeded on /mnt/vol{}", r.random_range(1..9)),
+            25 => format!("Auth failed for user{}@example.com", r.random_range(1..300)),
+            26 => format!("Checksum mismatch for artifact {:016x}", r.random::<u64>()),
+            27 => format!("Retries exhausted after {} attempts", n),
+            28 => format!("Terraform plan drift: {} resources to change", n),
+            _ => format!(
+                "Workflow step {} ({}) failed: assertion mismatch",
+                n,
+                STEPS[r.random_range(0..STEPS.len())]
+            ),
+        }
+    }
+
+    fn skill(&mut self, ts: i64, s: &mut String) {
+        let k = self.zipf.sample(&mut self.rng) as usize - 1;
+        let agent = AGENTS[(k + self.rng.random_range(0..3)) % AGENTS.len()];
+        let fail = self.rng.random_bool(0.05 + (k % 5) as f64 * 0.02);
+        let dur = round2(self.lognormal(80.0 + 40.0 * (k % 7) as f64, 0.9));
+        let cache = !fail && self.rng.random_bool(0.3);
+        let run = self.rng.random_range(0..50_000);
+        let cuj = self.rng.random_range(1..=60);
+        let has_cuj = self.rng.random_bool(0.7);
+        s.push_str("{\"timestamp\":\"");
+        push_iso(s, ts);
+        s.push_str("\",\"type\":\"skill_invocation\",\"skill\":\"");
+        s.push_str(SKILLS[k]);
+        s.push_str("\",\"params\":\"{\\\"repo\\\":\\\"acme/svc-");
+        push_int(s, (k % 13) as i64);
+        s.push_str("\\\",\\\"max_tokens\\\":");
+        push_int(s, 1024 << (k % 4));
+        s.push_str("}\",\"result\":\"");
+        s.push_str(if fail { "failure" } else { "success" });
+        s.push_str("\",\"duration_ms\":");
+        push_num(s, dur);
+        s.push_str(",\"cache_hit\":");
+        s.push_str(if cache { "true" } else { "false" });
+        s.push_str(",\"agent\":\"");
+        s.push_str(agent);
+        s.push_str("\",\"run_id\":\"run-");
+        push_padded(s, run, 5);
+        s.push_str("\",\"cuj_id\":");
+        if has_cuj {
+            s.push_str("\"CUJ-");
+            push_padded(s, cuj, 3);
+            s.push('"');
+        } else {
+            s.push_str("null");
+        }
+        s.push_str(",\"error\":");
+        self.push_error(s, fail);
+        s.push_str(",\"metadata\":{\"memory_delta_mb\":");
+        push_num(s, round2(self.rng.random_range(0.0..64.0)));
+        s.push_str(",\"cpu_user_ms\":");
+        push_int(s, self.rng.random_range(1..2000));
+        s.push_str("}}");
+    }
+
+    fn push_error(&mut self, s: &mut String, fail: bool) {
+        if fail {
+            let e = self.error_text();
+            s.push_str(&serde_json::Value::String(e).to_string());
+        } else {
+            s.push_str("null");
+        }
+    }
+
+    fn cuj(&mut self, ts: i64, s: &mut String) {
+        let c = self.rng.random_range(1..=60u64);
+        let fail = self.rng.random_bool(0.05 + (c % 6) as f64 * 0.02);
+        let dur = self
+            .lognormal(2000.0 + 300.0 * (c % 10) as f64, 0.7)
+            .round();
+        s.push_str("{\"timestamp\":\"");
+        push_iso(s, ts);
+        s.push_str("\",\"cuj_id\":\"CUJ-");
+        push_padded(s, c, 3);
+        s.push_str("\",\"success\":");
+        s.push_str(if fail { "false" } else { "true" });
+        s.push_str(",\"duration_ms\":");
+        push_num(s, dur);
+        s.push_str(",\"error\":");
+        self.push_error(s, fail);
+        s.push_str(",\"metadata\":{\"agents\":[\"planner\",\"developer\"],\"warnings\":");
+        push_int(s, self.rng.random_range(0..4));
+        s.push_str("}}");
+    }
+
+    fn progress(&mut self, ts: i64, s: &mut String) {
+        if self.run_step >= self.run_steps {
+            self.run_no += 1;
+            self.run_step = 0;
+            self.run_steps = self.rng.random_range(3..9);
+        }
+        let (step, status, pct) = if self.run_step == 0 {
+            (None, "pending", 0.0)
+        } else if self.run_step + 1 == self.run_steps {
+            if self.rng.random_bool(0.1) {
+                (
+                    Some(self.run_step),
+                    "failed",
+                    self.run_step as f64 * 100.0 / self.run_steps as f64,
+                )
+            } else {
+                (Some(self.run_steps), "completed", 100.0)
+            }
+        } else {
+            let st = if self.rng.random_bool(0.5) {
+                "running"
+            } else {
+                "completed"
+            };
+            (
+                Some(self.run_step),
+                st,
+                (self.run_step as f64 * 100.0 / self.run_steps as f64).round(),
+            )
+        };
+        let msg = if self.run_step == 0 {
+            "Starting workflow"
+        } else {
+            STEPS[self.run_step as usize % STEPS.len()]
+        };
+        self.run_step += 1;
+        s.push_str("{\"timestamp\":");
+        push_int(s, ts);
+        s.push_str(",\"iso_timestamp\":\"");
+        push_iso(s, ts);
+        s.push_str("\",\"run_id\":\"run-");
+        push_padded(s, self.run_no, 6);
+        s.push_str("\",\"step\":");
+        match step {
+            Some(n) => push_int(s, n as i64),
+            None => s.push_str("null"),
+        }
+        s.push_str(",\"status\":\"");
+        s.push_str(status);
+        s.push_str("\",\"percentage\":");
+        push_num(s, pct);
+        s.push_str(",\"message\":\"");
+        s.push_str(msg);
+        s.push_str("\",\"metadata\":{}}");
+    }
+
+    fn provider(&mut self, ts: i64, s: &mut String) {
+        let p = self.rng.random_range(0..PROVIDERS.len());
+        let (name, models) = PROVIDERS[p];
+        let model = models[self.rng.random_range(0..models.len())];
+        let fail = self.rng.random_bool([0.03, 0.06, 0.1, 0.15][p]);
+        let lat = self
+            .lognormal([1200.0, 1500.0, 1800.0, 900.0][p], 0.6)
+            .round();
+        s.push_str("{\"timestamp\":");
+        push_int(s, ts);
+        s.push_str(",\"iso_timestamp\":\"");
+        push_iso(s, ts);
+        s.push_str("\",\"provider\":\"");
+        s.push_str(name);
+        s.push_str("\",\"model\":\"");
+        s.push_str(model);
+        s.push_str("\",\"success\":");
+        s.push_str(if fail { "false" } else { "true" });
+        s.push_str(",\"latency_ms\":");
+        push_num(s, lat);
+        s.push_str(",\"error\":");
+        self.push_error(s, fail);
+        s.push_str(",\"metadata\":{}}");
+    }
+}
+
+fn uuid_like(r: &mut Xoshiro256PlusPlus) -> String {
+    let a: u128 = r.random();
+    let h = format!("{a:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn push_int(s: &mut String, v: i64) {
+    s.push_str(itoa::Buffer::new().format(v));
+}
+
+fn push_padded(s: &mut String, v: u64, width: usize) {
+    let mut b = itoa::Buffer::new();
+    let t = b.format(v);
+    for _ in t.len()..width {
+        s.push('0');
+    }
+    s.push_str(t);
+}
+
+fn push_num(s: &mut String, v: f64) {
+    if v.fract() == 0.0 && v.abs() < 9e15 {
+        push_int(s, v as i64);
+    } else {
+        s.push_str(ryu::Buffer::new().format(v));
+    }
+}
+
+/// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` (the hot path of generation; chrono's formatter is slower).
+fn push_iso(s: &mut String, ms: i64) {
+    let days = ms.div_euclid(MS_PER_DAY);
+    let rem = ms.rem_euclid(MS_PER_DAY);
+    let (y, m, d) = civil_from_days(days);
+    let (h, mi, se, milli) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
+    push_padded(s, y as u64, 4);
+    s.push('-');
+    push_padded(s, m as u64, 2);
+    s.push('-');
+    push_padded(s, d as u64, 2);
+    s.push('T');
+    push_padded(s, h as u64, 2);
+    s.push(':');
+    push_padded(s, mi as u64, 2);
+    s.push(':');
+    push_padded(s, se as u64, 2);
+    s.push('.');
+    push_padded(s, milli as u64, 3);
+    s.push('Z');
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::timefmt::iso_ms;
+
+    #[test]
+    fn iso_formatting_matches_chrono() {
+        for ms in [0, 1_795_857_777_123, 951_782_400_000, -1] {
+            let mut s = String::new();
+            push_iso(&mut s, ms);
+            assert_eq!(s, iso_ms(ms));
+        }
+    }
+
+    #[test]
+    fn every_clean_line_parses() {
+        for stream in Stream::ALL {
+            let (parts, dirty) =
+                Chunk::new(stream, 7, 0.0).run(0, 2000, 2000, 1_795_000_000_000, 86_400_000 * 3);
+            assert_eq!(dirty, 0);
+            for (_, bytes) in parts {
+                for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    crate::model::parse_line(stream, line).unwrap_or_else(|e| {
+                        panic!("{stream}: {e}: {}", String::from_utf8_lossy(line))
+                    });
+                }
+            }
+        }
+    }
+}

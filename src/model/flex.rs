@@ -1,0 +1,235 @@
+//! Zero-copy reading of one JSON line: the top-level object's keys and the raw text of each value,
+//! and the loosely typed interpretation of a value ([`Flex`]) that the normalizer converts.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// The top-level fields of one JSON object, in input order, borrowed from the line.
+pub struct RawRecord<'a> {
+    /// (key, raw JSON text of the value) pairs.
+    pub fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+/// Why a line is not a JSON object.
+#[derive(Debug)]
+pub enum NotObject {
+    /// The line is not JSON at all (serde_json's message).
+    Syntax(String),
+    /// The line is JSON but not an object: `null`, a number, a string or an array.
+    Kind(&'static str),
+}
+
+impl<'a> RawRecord<'a> {
+    /// Parses one line (without its newline) as a JSON object.
+    pub fn parse(line: &'a str) -> Result<RawRecord<'a>, NotObject> {
+        let first = line.trim_start().as_bytes().first().copied();
+        if first != Some(b'{') {
+            return Err(match serde_json::from_str::<&RawValue>(line) {
+                Err(e) => NotObject::Syntax(e.to_string()),
+                Ok(v) => NotObject::Kind(json_kind(v.get())),
+            });
+        }
+        let mut de = serde_json::Deserializer::from_str(line);
+        let rec = de
+            .deserialize_map(RecordVisitor)
+            .map_err(|e| NotObject::Syntax(e.to_string()))?;
+        de.end().map_err(|e| NotObject::Syntax(e.to_string()))?;
+        Ok(rec)
+    }
+}
+
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = RawRecord<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::with_capacity(16);
+        while let Some(key) = map.next_key::<KeyStr<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            fields.push((key.0, value));
+        }
+        Ok(RawRecord { fields })
+    }
+}
+
+/// A key that borrows from the input unless it contains escapes.
+struct KeyStr<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for KeyStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(KeyStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(KeyStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(KeyStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A JSON value read loosely: what the normalizer needs to convert it to a column type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flex<'a> {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, with its text (kept for exact integer handling).
+    Num(f64, &'a str),
+    /// A string, unescaped.
+    Str(Cow<'a, str>),
+    /// An object or array, as raw JSON text.
+    Json(&'a str),
+}
+
+impl<'a> Flex<'a> {
+    /// Interprets the raw JSON text of one value.
+    pub fn from_raw(raw: &'a RawValue) -> Flex<'a> {
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'"') => {
+                let inner = &text[1..text.len() - 1];
+                if !inner.contains('\\') {
+                    Flex::Str(Cow::Borrowed(inner))
+                } else {
+                    // serde_json validated the string already, so this cannot fail.
+                    Flex::Str(Cow::Owned(
+                        serde_json::from_str::<String>(text).unwrap_or_default(),
+                    ))
+                }
+            }
+            Some(b'n') => Flex::Null,
+            Some(b't') => Flex::Bool(true),
+            Some(b'f') => Flex::Bool(false),
+            Some(b'{') | Some(b'[') => Flex::Json(text),
+            _ => Flex::Num(text.parse::<f64>().unwrap_or(f64::NAN), text),
+        }
+    }
+
+    /// The JSON type's name, for messages and schema drift.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Flex::Null => "null",
+            Flex::Bool(_) => "boolean",
+            Flex::Num(..) => "number",
+            Flex::Str(_) => "string",
+            Flex::Json(t) => json_kind(t),
+        }
+    }
+}
+
+/// The JSON type of a raw value's text.
+pub fn json_kind(text: &str) -> &'static str {
+    match text.trim_start().as_bytes().first() {
+        Some(b'{') => "object",
+        Some(b'[') => "array",
+        Some(b'"') => "string",
+        Some(b'n') => "null",
+        Some(b't') | Some(b'f') => "boolean",
+        _ => "number",
+    }
+}
+
+/// Removes the insignificant white space of valid JSON text, without reparsing it.
+pub fn minify_json(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    if !bytes
+        .iter()
+        .any(|&b| matches!(b, b' ' | b'\n' | b'\t' | b'\r'))
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_str = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_str {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+        } else if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
+            if b == b'"' {
+                in_str = true;
+            }
+            out.push(b);
+        }
+    }
+    // Only ASCII white space outside strings was removed, so the bytes stay valid UTF-8.
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fields_in_order_and_values_loosely() {
+        let rec = RawRecord::parse(r#"{"a":1.5,"b":"x\"y","c":{"d": [1, 2]},"e":null,"f":true}"#)
+            .expect("object");
+        let keys: Vec<_> = rec.fields.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["a", "b", "c", "e", "f"]);
+        assert_eq!(Flex::from_raw(rec.fields[0].1), Flex::Num(1.5, "1.5"));
+        assert_eq!(Flex::from_raw(rec.fields[1].1), Flex::Str("x\"y".into()));
+        assert_eq!(
+            Flex::from_raw(rec.fields[2].1),
+            Flex::Json(r#"{"d": [1, 2]}"#)
+        );
+        assert_eq!(Flex::from_raw(rec.fields[3].1), Flex::Null);
+        assert_eq!(Flex::from_raw(rec.fields[4].1), Flex::Bool(true));
+    }
+
+    #[test]
+    fn rejects_non_objects_with_their_kind() {
+        assert!(matches!(
+            RawRecord::parse("null"),
+            Err(NotObject::Kind("null"))
+        ));
+        assert!(matches!(
+            RawRecord::parse("42"),
+            Err(NotObject::Kind("number"))
+        ));
+        assert!(matches!(
+            RawRecord::parse("{\"a\":"),
+            Err(NotObject::Syntax(_))
+        ));
+        assert!(matches!(
+            RawRecord::parse("{} x"),
+            Err(NotObject::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn minify_keeps_string_contents() {
+        assert_eq!(
+            minify_json(r#"{ "a" : "x y", "b" : [1, 2] }"#),
+            r#"{"a":"x y","b":[1,2]}"#
+        );
+        assert_eq!(minify_json(r#"{"a":"q\" z"}"#), r#"{"a":"q\" z"}"#);
+    }
+}

@@ -1,0 +1,468 @@
+//! Normalization: one JSONL line of a stream → a validated, sanitized [`Normalized`] record, or a
+//! [`ParseError`] that says why the line goes to quarantine.
+//!
+//! Accepts the original tools' records exactly as they wrote them (ISO or epoch-ms `timestamp`,
+//! `iso_timestamp`, `params` as JSON text or object, absent optional keys, `type`) and obsq's own.
+
+use std::borrow::Cow;
+
+use super::flex::{Flex, NotObject, RawRecord};
+use super::sanitize::{REDACTED, is_secret_key, sanitize_json, sanitize_text};
+use super::schema::Stream;
+use super::timefmt::parse_iso_ms;
+
+/// Lines longer than this are quarantined instead of parsed (a monitoring event is far smaller).
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// A normalized event: typed, defaulted and sanitized, borrowing from the input line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Normalized<'a> {
+    /// Event time, UTC epoch milliseconds.
+    pub ts: i64,
+    /// Skill name (skill stream).
+    pub skill: Option<Cow<'a, str>>,
+    /// Agent (skill stream).
+    pub agent: Option<Cow<'a, str>>,
+    /// Result text (skill stream).
+    pub result: Option<Cow<'a, str>>,
+    /// Workflow run id (skill and progress streams).
+    pub run_id: Option<Cow<'a, str>>,
+    /// CUJ id (skill and CUJ streams).
+    pub cuj_id: Option<Cow<'a, str>>,
+    /// Parameters as canonical JSON text (skill stream).
+    pub params: Option<Cow<'a, str>>,
+    /// Duration in ms (skill and CUJ streams).
+    pub duration_ms: Option<f64>,
+    /// Cache hit (skill stream).
+    pub cache_hit: Option<bool>,
+    /// Success (CUJ and provider streams).
+    pub success: Option<bool>,
+    /// Error text, sanitized.
+    pub error: Option<Cow<'a, str>>,
+    /// Step number (progress stream).
+    pub step: Option<i64>,
+    /// Status (progress stream).
+    pub status: Option<Cow<'a, str>>,
+    /// Percentage (progress stream).
+    pub percentage: Option<f64>,
+    /// Message, sanitized (progress stream).
+    pub message: Option<Cow<'a, str>>,
+    /// Provider, lower case (provider stream).
+    pub provider: Option<Cow<'a, str>>,
+    /// Model (provider stream).
+    pub model: Option<Cow<'a, str>>,
+    /// Latency in ms (provider stream).
+    pub latency_ms: Option<f64>,
+    /// Metadata as canonical JSON text, sanitized; `{}` when absent.
+    pub metadata: Cow<'a, str>,
+    /// Unknown top-level fields as a JSON object text, sanitized.
+    pub extra: Option<String>,
+    /// Names and JSON types of the unknown fields (for schema-drift tracking).
+    pub unknown: Vec<(String, &'static str)>,
+}
+
+/// Why a line cannot be stored; the text is the quarantine reason.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    /// The bytes are not UTF-8.
+    #[error("line is not valid UTF-8 (first bad byte at column {0})")]
+    NotUtf8(usize),
+    /// Longer than [`MAX_LINE_BYTES`].
+    #[error("line is {0} bytes, over the {MAX_LINE_BYTES}-byte limit for one event")]
+    TooLong(usize),
+    /// Not JSON at all.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// JSON but not an object.
+    #[error("a JSON {0}, not an object: each line must be one event object")]
+    NotObject(&'static str),
+    /// No timestamp could be read.
+    #[error("{0}")]
+    Timestamp(String),
+    /// A required field is absent, null or empty.
+    #[error("required field `{0}` is missing or empty")]
+    Missing(&'static str),
+    /// A field's value cannot be converted to the column type.
+    #[error("field `{field}` must be {expected}, got {got}")]
+    BadValue {
+        /// The field.
+        field: &'static str,
+        /// What is accepted.
+        expected: &'static str,
+        /// What was there (type and a short excerpt).
+        got: String,
+    },
+}
+
+/// Parses and normalizes one line (without its trailing newline) of `stream`.
+pub fn parse_line(stream: Stream, bytes: &[u8]) -> Result<Normalized<'_>, ParseError> {
+    if bytes.len() > MAX_LINE_BYTES {
+        return Err(ParseError::TooLong(bytes.len()));
+    }
+    let line = std::str::from_utf8(bytes).map_err(|e| ParseError::NotUtf8(e.valid_up_to() + 1))?;
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let raw = RawRecord::parse(line).map_err(|e| match e {
+        NotObject::Syntax(m) => ParseError::NotJson(m),
+        NotObject::Kind(k) => ParseError::NotObject(k),
+    })?;
+    normalize(stream, raw)
+}
+
+/// Keys that are not columns but are understood.
+enum Known {
+    Ts(u8),
+    TypeTag,
+    Field(&'static str),
+}
+
+fn known_key(stream: Stream, key: &str) -> Option<Known> {
+    Some(match key {
+        "timestamp" => Known::Ts(0),
+        "ts" => Known::Ts(1),
+        "iso_timestamp" => Known::Ts(2),
+        "type" if stream == Stream::Skill => Known::TypeTag,
+        "metadata" => Known::Field("metadata"),
+        _ => {
+            let name = stream.columns().iter().map(|c| c.name()).find(|n| {
+                *n == key
+                    && !matches!(
+                        *n,
+                        "ts" | "event_id" | "error_pattern" | "extra" | "metadata"
+                    )
+            })?;
+            Known::Field(name)
+        }
+    })
+}
+
+fn normalize<'a>(stream: Stream, raw: RawRecord<'a>) -> Result<Normalized<'a>, ParseError> {
+    let mut n = Normalized::default();
+    let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
+    let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
+    let mut metadata: Option<Flex<'a>> = None;
+    for (key, value) in raw.fields {
+        let flex = Flex::from_raw(value);
+        match known_key(stream, &key) {
+            Some(Known::Ts(i)) => ts_candidates[i as usize] = Some(flex),
+            Some(Known::TypeTag) => {
+                if !matches!(&flex, Flex::Str(s) if s == "skill_invocation") {
+                    extra.push((key, value.get()));
+                }
+            }
+            Some(Known::Field("metadata")) => metadata = Some(flex),
+            Some(Known::Field(name)) => set_field(&mut n, name, flex)?,
+            None => extra.push((key, value.get())),
+        }
+    }
+    n.ts = timestamp(ts_candidates)?;
+    n.metadata = match metadata {
+        None | Some(Flex::Null) => Cow::Borrowed("{}"),
+        Some(f) => json_text("metadata", f)?,
+    };
+    if !extra.is_empty() {
+        n.unknown = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), super::flex::json_kind(v)))
+            .collect();
+        n.extra = Some(extra_object(&extra));
+    }
+    apply_defaults(stream, &mut n)?;
+    Ok(n)
+}
+
+fn set_field<'a>(
+    n: &mut Normalized<'a>,
+    name: &'static str,
+    v: Flex<'a>,
+) -> Result<(), ParseError> {
+    match name {
+        "skill" => n.skill = text(name, v)?,
+        "agent" => n.agent = text(name, v)?,
+        "result" => n.result = text(name, v)?,
+        "run_id" => n.run_id = text(name, v)?.filter(|s| !s.is_empty()),
+        "cuj_id" => n.cuj_id = text(name, v)?.filter(|s| !s.is_empty()),
+        "status" => n.status = text(name, v)?,
+        "provider" => n.provider = text(name, v)?.map(|p| lower(p)),
+        "model" => n.model = text(name, v)?,
+        "message" => n.message = text(name, v)?.map(sanitized),
+        "error" => n.error = error_text(v)?,
+        "params" => {
+            n.params = match v {
+                Flex::Null => None,
+                f => Some(json_text(name, f)?),
+            }
+        }
+        "duration_ms" => n.duration_ms = number(name, v)?,
+        "latency_ms" => n.latency_ms = number(name, v)?,
+        "percentage" => n.percentage = number(name, v)?,
+        "step" => n.step = integer(name, v)?,
+        "cache_hit" => n.cache_hit = boolean(name, v)?,
+        "success" => n.success = boolean(name, v)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn apply_defaults(stream: Stream, n: &mut Normalized<'_>) -> Result<(), ParseError> {
+    let required = |v: &Option<Cow<str>>, name| match v {
+        Some(s) if !s.is_empty() => Ok(()),
+        _ => Err(ParseError::Missing(name)),
+    };
+    match stream {
+        Stream::Skill => {
+            required(&n.skill, "skill")?;
+            n.agent.get_or_insert(Cow::Borrowed("unknown"));
+            n.result.get_or_insert(Cow::Borrowed("unknown"));
+            n.params.get_or_insert(Cow::Borrowed("{}"));
+            n.duration_ms.get_or_insert(0.0);
+            n.cache_hit.get_or_insert(false);
+        }
+        Stream::Cuj => {
+            required(&n.cuj_id, "cuj_id")?;
+            n.success.ok_or(ParseError::Missing("success"))?;
+        }
+        Stream::Progress => {
+            n.status.get_or_insert(Cow::Borrowed("running"));
+            n.percentage.get_or_insert(0.0);
+            n.message.get_or_insert(Cow::Borrowed(""));
+        }
+        Stream::Provider => {
+            required(&n.provider, "provider")?;
+            n.success.ok_or(ParseError::Missing("success"))?;
+        }
+    }
+    Ok(())
+}
+
+fn timestamp(candidates: [Option<Flex<'_>>; 3]) -> Result<i64, ParseError> {
+    let mut seen = None;
+    for c in candidates.into_iter().flatten() {
+        let ms = match &c {
+            Flex::Num(v, _) if v.is_finite() => Some(v.trunc() as i64),
+            Flex::Str(s) => parse_iso_ms(s).or_else(|| s.parse::<i64>().ok()),
+            _ => None,
+        };
+        if let Some(ms) = ms.filter(|ms| (-2_208_988_800_000..253_402_300_800_000).contains(ms)) {
+            return Ok(ms);
+        }
+        seen.get_or_insert(c);
+    }
+    Err(ParseError::Timestamp(match seen {
+        None => "no `timestamp` (ISO-8601 string or epoch milliseconds) in the event".into(),
+        Some(v) => format!(
+            "`timestamp` {} is not an ISO-8601 time or epoch milliseconds between 1900 and 9999",
+            excerpt(&v)
+        ),
+    }))
+}
+
+fn excerpt(v: &Flex<'_>) -> String {
+    let s = match v {
+        Flex::Null => return "null".into(),
+        Flex::Bool(b) => return format!("boolean {b}"),
+        Flex::Num(_, t) => return format!("number {t}"),
+        Flex::Str(s) => format!("string {:?}", s),
+        Flex::Json(t) => format!("{} {}", super::flex::json_kind(t), t),
+    };
+    if s.len() > 60 {
+        let cut = (0..=60).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+        format!("{}…", &s[..cut])
+    } else {
+        s
+    }
+}
+
+fn bad(field: &'static str, expected: &'static str, v: &Flex<'_>) -> ParseError {
+    ParseError::BadValue {
+        field,
+        expected,
+        got: excerpt(v),
+    }
+}
+
+fn text<'a>(field: &'static str, v: Flex<'a>) -> Result<Option<Cow<'a, str>>, ParseError> {
+    match v {
+        Flex::Null => Ok(None),
+        Flex::Str(s) => Ok(Some(s)),
+        Flex::Num(_, t) => Ok(Some(Cow::Borrowed(t))),
+        other => Err(bad(field, "a string", &other)),
+    }
+}
+
+fn error_text<'a>(v: Flex<'a>) -> Result<Option<Cow<'a, str>>, ParseError> {
+    Ok(match v {
+        Flex::Null | Flex::Bool(false) => None,
+        Flex::Str(s) if s.is_empty() => None,
+        Flex::Str(s) => Some(sanitized(s)),
+        Flex::Num(_, t) => Some(Cow::Borrowed(t)),
+        Flex::Bool(true) => Some(Cow::Borrowed("true")),
+        Flex::Json(t) => Some(sanitize_json(t)),
+    })
+}
+
+fn sanitized(s: Cow<'_, str>) -> Cow<'_, str> {
+    match s {
+        Cow::Borrowed(b) => sanitize_text(b),
+        Cow::Owned(o) => Cow::Owned(sanitize_text(&o).into_owned()),
+    }
+}
+
+fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii() {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        s
+    }
+}
+
+/// JSON given as an object/array, or as JSON text in a string (the original logger's `params`).
+fn json_text<'a>(field: &'static str, v: Flex<'a>) -> Result<Cow<'a, str>, ParseError> {
+    Ok(match v {
+        Flex::Json(t) => sanitize_json(t),
+        Flex::Str(s) => {
+            let parses = serde_json::from_str::<&serde_json::value::RawValue>(&s).is_ok();
+            if parses {
+                Cow::Owned(sanitize_json(&s).into_owned())
+            } else {
+                // Plain text where JSON was expected: keep it, as a JSON string.
+                Cow::Owned(serde_json::Value::String(sanitize_text(&s).into_owned()).to_string())
+            }
+        }
+        Flex::Num(_, t) => Cow::Borrowed(t),
+        Flex::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+        Flex::Null => return Err(bad(field, "JSON", &Flex::Null)),
+    })
+}
+
+fn number(field: &'static str, v: Flex<'_>) -> Result<Option<f64>, ParseError> {
+    match &v {
+        Flex::Null => Ok(None),
+        Flex::Num(x, _) if x.is_finite() => Ok(Some(*x)),
+        Flex::Str(s) => match s.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() => Ok(Some(x)),
+            _ => Err(bad(field, "a number or a numeric string", &v)),
+        },
+        _ => Err(bad(field, "a number or a numeric string", &v)),
+    }
+}
+
+fn integer(field: &'static str, v: Flex<'_>) -> Result<Option<i64>, ParseError> {
+    match number(field, v.clone())? {
+        None => Ok(None),
+        Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(Some(x as i64)),
+        Some(_) => Err(bad(field, "a whole number", &v)),
+    }
+}
+
+fn boolean(field: &'static str, v: Flex<'_>) -> Result<Option<bool>, ParseError> {
+    match &v {
+        Flex::Null => Ok(None),
+        Flex::Bool(b) => Ok(Some(*b)),
+        Flex::Num(x, _) if *x == 0.0 || *x == 1.0 => Ok(Some(*x == 1.0)),
+        Flex::Str(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Flex::Str(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        _ => Err(bad(
+            field,
+            "true or false (or the strings \"true\"/\"false\")",
+            &v,
+        )),
+    }
+}
+
+fn extra_object(fields: &[(Cow<'_, str>, &str)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::String(k.to_string()).to_string());
+        out.push(':');
+        if is_secret_key(k) && !matches!(*v, "null" | "\"\"") {
+            out.push('"');
+            out.push_str(REDACTED);
+            out.push('"');
+        } else {
+            out.push_str(&sanitize_json(v));
+        }
+    }
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(stream: Stream, line: &str) -> Normalized<'_> {
+        parse_line(stream, line.as_bytes()).expect("valid line")
+    }
+
+    #[test]
+    fn original_skill_record() {
+        let line = r#"{"timestamp":"2026-11-28T00:32:27.895Z","type":"skill_invocation","skill":"scaffolder","params":"{\"repo\":\"acme/web\",\"password\":\"[REDACTED]\"}","result":"failure","duration_ms":296,"cache_hit":false,"agent":"code-reviewer","run_id":"run-005","cuj_id":"CUJ-001","error":"Timeout after 30000ms","metadata":{"memory_delta_mb":29.11}}"#;
+        let n = ok(Stream::Skill, line);
+        assert_eq!(n.ts, parse_iso_ms("2026-11-28T00:32:27.895Z").unwrap());
+        assert_eq!(n.skill.as_deref(), Some("scaffolder"));
+        assert_eq!(
+            n.params.as_deref(),
+            Some(r#"{"repo":"acme/web","password":"[REDACTED]"}"#)
+        );
+        assert_eq!(n.duration_ms, Some(296.0));
+        assert_eq!(n.metadata, r#"{"memory_delta_mb":29.11}"#);
+        assert_eq!(n.extra, None);
+    }
+
+    #[test]
+    fn epoch_timestamps_and_iso_fallback() {
+        let n = ok(
+            Stream::Provider,
+            r#"{"timestamp":1795849434128,"iso_timestamp":"x","provider":"Anthropic","success":true}"#,
+        );
+        assert_eq!(n.ts, 1795849434128);
+        assert_eq!(n.provider.as_deref(), Some("anthropic"));
+        let n = ok(
+            Stream::Provider,
+            r#"{"timestamp":null,"iso_timestamp":"2026-11-28T07:03:54.128Z","provider":"a","success":"false"}"#,
+        );
+        assert_eq!(n.ts, 1795849434128);
+        assert_eq!(n.success, Some(false));
+    }
+
+    #[test]
+    fn bad_values_are_reasons() {
+        let e = parse_line(Stream::Cuj, br#"{"timestamp":"2026-11-28T00:00:00Z","cuj_id":"C","success":true,"duration_ms":"abc"}"#);
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "field `duration_ms` must be a number or a numeric string, got string \"abc\""
+        );
+        assert!(matches!(
+            parse_line(Stream::Cuj, b"null"),
+            Err(ParseError::NotObject("null"))
+        ));
+        assert!(matches!(
+            parse_line(Stream::Cuj, b"{\"cuj_id\":\"C\",\"success\":true}"),
+            Err(ParseError::Timestamp(_))
+        ));
+        assert!(matches!(
+            parse_line(Stream::Cuj, b"{\"timestamp\":1,\"success\":true}"),
+            Err(ParseError::Missing("cuj_id"))
+        ));
+        assert!(matches!(
+            parse_line(Stream::Cuj, b"{\"a\":\"\xff\"}"),
+            Err(ParseError::NotUtf8(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_in_extra() {
+        let n = ok(
+            Stream::Cuj,
+            r#"{"timestamp":1,"cuj_id":"C","success":1,"zone":"eu","nested":{"api_key":"k"},"token":"t"}"#,
+        );
+        assert_eq!(
+            n.extra.as_deref(),
+            Some(r#"{"zone":"eu","nested":{"api_key":"[REDACTED]"},"token":"[REDACTED]"}"#)
+        );
+        assert_eq!(n.unknown.len(), 3);
+    }
+}

@@ -1,0 +1,323 @@
+//! Secret redaction. Applied by `record` and again by ingest to every free-text and JSON field
+//! (`error`, `message`, `params`, `metadata`, `extra`): credential-named keys at any depth and
+//! secret-shaped values are replaced by `[REDACTED]`. The rules are listed in the README.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+use regex::{Captures, Regex};
+use serde_json::Value;
+
+use super::flex::minify_json;
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Substrings without which no rule can match: text that has none of them is left as it is,
+/// which keeps the common case (no secret) cheap.
+const TRIGGERS: &[&str] = &[
+    "bearer",
+    "authorization",
+    "-----begin",
+    "://",
+    "eyj",
+    "sk-",
+    "sk_",
+    "rk_",
+    "akia",
+    "asia",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "xox",
+    "aiza",
+    "npm_",
+    "hf_",
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "credential",
+    "cookie",
+    "\\u",
+];
+
+fn triggers() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(TRIGGERS)
+            .expect("static trigger list is valid")
+    })
+}
+
+/// True when `text` might hold something the rules redact.
+fn may_hold_secret(text: &str) -> bool {
+    triggers().is_match(text)
+}
+
+struct Rule {
+    re: Regex,
+    replace: fn(&Captures) -> String,
+}
+
+fn rules() -> &'static [Rule] {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        let r = |pattern: &str, replace: fn(&Captures) -> String| Rule {
+            re: Regex::new(pattern).expect("static sanitizer pattern is valid"),
+            replace,
+        };
+        let whole: fn(&Captures) -> String = |_| REDACTED.to_string();
+        vec![
+            r(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", whole),
+            r(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/:@]+:[^\s/@]+@", |c| format!("{}{REDACTED}@", &c[1])),
+            r(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+", |c| format!("{} {REDACTED}", &c[1])),
+            r(r"(?i)(authorization:\s*basic)\s+[A-Za-z0-9+/=]+", |c| format!("{} {REDACTED}", &c[1])),
+            r(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", whole),
+            r(r"\bsk-[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*", whole),
+            r(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{8,}", whole),
+            r(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", whole),
+            r(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{6,}", whole),
+            r(r"\bgithub_pat_[A-Za-z0-9_]{10,}", whole),
+            r(r"\bxox[abposr]-[A-Za-z0-9-]{6,}", whole),
+            r(r"\bAIza[0-9A-Za-z_-]{30,}", whole),
+            r(r"\b(?:npm|hf)_[A-Za-z0-9]{20,}", whole),
+            r(
+                r#"(?i)\b((?:[a-z0-9]+[_-])*(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|authorization|credentials?|cookie))(["']?\s*[=:]\s*)(\[REDACTED\]|"[^"]*"|'[^']*'|[^\s,;&"'\])}]+)"#,
+                |c| {
+                    let value = &c[3];
+                    let lower = value.to_ascii_lowercase();
+                    if value == REDACTED || lower == "bearer" || lower == "basic" {
+                        return c[0].to_string();
+                    }
+                    let quote = value.chars().next().filter(|q| *q == '"' || *q == '\'');
+                    match quote {
+                        Some(q) => format!("{}{}{q}{REDACTED}{q}", &c[1], &c[2]),
+                        None => format!("{}{}{REDACTED}", &c[1], &c[2]),
+                    }
+                },
+            ),
+        ]
+    })
+}
+
+/// Redacts secret-shaped values inside free text.
+pub fn sanitize_text(text: &str) -> Cow<'_, str> {
+    if !may_hold_secret(text) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = Cow::Borrowed(text);
+    for rule in rules() {
+        if rule.re.is_match(&out) {
+            out = Cow::Owned(rule.re.replace_all(&out, rule.replace).into_owned());
+        }
+    }
+    out
+}
+
+/// True when an object key names a credential (its last word is password, secret, token, …).
+///
+/// `max_tokens`, `token_count`, `tokenizer`, `secretName` and `passwordless` are not credentials.
+pub fn is_secret_key(key: &str) -> bool {
+    let words = key_words(key);
+    let Some(head) = words.last() else {
+        return false;
+    };
+    const HEADS: &[&str] = &[
+        "password",
+        "passwd",
+        "passphrase",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "authorization",
+        "auth",
+        "credential",
+        "credentials",
+        "cookie",
+        "cookies",
+        "privatekey",
+        "accesskey",
+    ];
+    if HEADS.contains(&head.as_str()) {
+        return true;
+    }
+    if let [.., a, b] = words.as_slice() {
+        return b == "key"
+            && matches!(
+                a.as_str(),
+                "api" | "private" | "access" | "secret" | "signing"
+            );
+    }
+    false
+}
+
+/// Splits a key into lower-case words at non-alphanumerics and camelCase boundaries.
+fn key_words(key: &str) -> Vec<String> {
+    let chars: Vec<char> = key.chars().collect();
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        let next = chars.get(i + 1);
+        let boundary = c.is_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+            });
+        if boundary && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// Sanitizes JSON text (an object or any value) and returns it compact.
+///
+/// Text without any trigger substring is only minified; otherwise it is parsed, walked and
+/// written again.
+pub fn sanitize_json(text: &str) -> Cow<'_, str> {
+    if !may_hold_secret(text) {
+        return minify_json(text);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut v) => {
+            sanitize_value(&mut v);
+            Cow::Owned(v.to_string())
+        }
+        // Not JSON after all: treat it as text.
+        Err(_) => Cow::Owned(sanitize_text(text).into_owned()),
+    }
+}
+
+/// Sanitizes a parsed JSON value in place.
+pub fn sanitize_value(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Cow::Owned(clean) = sanitize_text(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(sanitize_value),
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                let empty =
+                    matches!(val, Value::Null) || matches!(val, Value::String(s) if s.is_empty());
+                if is_secret_key(k) && !empty {
+                    *val = Value::String(REDACTED.to_string());
+                } else {
+                    sanitize_value(val);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_words_split_camel_case_and_separators() {
+        assert_eq!(key_words("APIKey"), ["api", "key"]);
+        assert_eq!(key_words("x-api-key"), ["x", "api", "key"]);
+        assert_eq!(key_words("githubToken2"), ["github", "token2"]);
+        assert_eq!(key_words("max_tokens"), ["max", "tokens"]);
+    }
+
+    #[test]
+    fn credential_keys_but_not_look_alikes() {
+        for k in [
+            "password",
+            "db_password",
+            "apiKey",
+            "api-key",
+            "x-api-key",
+            "Authorization",
+            "access_token",
+            "client_secret",
+            "GITHUB_TOKEN",
+            "private_key",
+            "cookie",
+            "credentials",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "max_tokens",
+            "token_count",
+            "tokenizer",
+            "secretName",
+            "passwordless",
+            "secretary",
+            "keyboard",
+            "monkey",
+            "token_budget",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn text_rules() {
+        let t = sanitize_text("Auth header Bearer abc.def.ghi refused");
+        assert_eq!(t, "Auth header Bearer [REDACTED] refused");
+        assert_eq!(
+            sanitize_text("login with password=hunter2 failed"),
+            "login with password=[REDACTED] failed"
+        );
+        assert_eq!(
+            sanitize_text("token=[REDACTED]; password=x"),
+            "token=[REDACTED]; password=[REDACTED]"
+        );
+        assert_eq!(
+            sanitize_text("see https://bob:pa55@example.com/x"),
+            "see https://[REDACTED]@example.com/x"
+        );
+        assert_eq!(
+            sanitize_text("max_tokens=4096 token_count: 12"),
+            "max_tokens=4096 token_count: 12"
+        );
+        assert_eq!(
+            sanitize_text("passwordless sign-in enabled"),
+            "passwordless sign-in enabled"
+        );
+        assert_eq!(
+            sanitize_text("Authorization: Bearer sk-ant-api03-xyz1"),
+            "Authorization: Bearer [REDACTED]"
+        );
+    }
+
+    #[test]
+    fn json_rules_redact_keys_at_any_depth() {
+        let out = sanitize_json(
+            r#"{"a":{"list":[{"api_key":"k1"}],"password":{"x":1}},"max_tokens":5,"note":"Bearer abc"}"#,
+        );
+        assert_eq!(
+            out,
+            r#"{"a":{"list":[{"api_key":"[REDACTED]"}],"password":"[REDACTED]"},"max_tokens":5,"note":"Bearer [REDACTED]"}"#
+        );
+        assert!(matches!(sanitize_json(r#"{"files":12}"#), Cow::Borrowed(_)));
+    }
+}

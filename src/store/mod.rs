@@ -1,0 +1,17 @@
+//! Everything obsq writes: the data-root layout, the SQLite catalog, landing JSONL (`record`),
+//! Parquet files through `object_store`, and the exactly-once ingest pipeline.
+
+pub mod catalog;
+pub mod decode;
+pub mod fault;
+pub mod ingest;
+pub mod landing;
+pub mod layout;
+pub mod objects;
+pub mod sources;
+pub mod tail;
+pub mod writer;
+
+pub use catalog::Catalog;
+pub use landing::Recorder;
+pub use layout::Layout;

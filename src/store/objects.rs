@@ -1,0 +1,102 @@
+//! Data and quarantine files go through the `object_store` crate, so that a remote data root is
+//! a matter of configuration (DESIGN §8). Today the root is a local directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use tokio::runtime::Handle;
+
+use crate::error::{Error, Result};
+
+/// The object store of a data root, usable from blocking code.
+#[derive(Clone)]
+pub struct Objects {
+    store: Arc<dyn ObjectStore>,
+    local_root: PathBuf,
+    rt: Handle,
+}
+
+fn os_err<'a>(
+    action: &'static str,
+    path: &'a str,
+) -> impl FnOnce(object_store::Error) -> Error + 'a {
+    move |source| Error::ObjectStore {
+        action,
+        path: path.to_string(),
+        source,
+    }
+}
+
+impl Objects {
+    /// Opens the local data root `root` (which must exist); `rt` runs the store's futures.
+    pub fn local(root: &Path, rt: Handle) -> Result<Self> {
+        let store = LocalFileSystem::new_with_prefix(root).map_err(os_err("open", "data root"))?;
+        Ok(Objects {
+            store: Arc::new(store),
+            local_root: root.to_path_buf(),
+            rt,
+        })
+    }
+
+    /// The underlying store, for DataFusion's object-store registry.
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// The local path of an object (for fsync and for readers that want a file path).
+    pub fn local_path(&self, path: &str) -> PathBuf {
+        self.local_root.join(path)
+    }
+
+    /// Writes a whole object, durably (fsync on a local root).
+    pub fn put(&self, path: &str, data: Bytes) -> Result<()> {
+        let p = ObjPath::from(path);
+        self.rt
+            .block_on(self.store.put(&p, PutPayload::from(data)))
+            .map_err(os_err("put", path))?;
+        let local = self.local_path(path);
+        let f = std::fs::File::open(&local).map_err(|e| Error::io("open for fsync", &local, e))?;
+        f.sync_all().map_err(|e| Error::io("fsync", &local, e))
+    }
+
+    /// Moves an object (atomic rename on a local root), then syncs the target directory.
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (f, t) = (ObjPath::from(from), ObjPath::from(to));
+        self.rt
+            .block_on(self.store.rename(&f, &t))
+            .map_err(os_err("rename", from))?;
+        if let Some(dir) = self.local_path(to).parent()
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            d.sync_all()
+                .map_err(|e| Error::io("fsync directory", dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an object; a missing one is not an error.
+    pub fn delete(&self, path: &str) -> Result<()> {
+        match self.rt.block_on(self.store.delete(&ObjPath::from(path))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(os_err("delete", path)(e)),
+        }
+    }
+
+    /// Lists every object under `prefix` as `(path, size)`.
+    pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        let p = ObjPath::from(prefix);
+        let metas: Vec<_> = self
+            .rt
+            .block_on(self.store.list(Some(&p)).try_collect())
+            .map_err(os_err("list", prefix))?;
+        Ok(metas
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.size))
+            .collect())
+    }
+}

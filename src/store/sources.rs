@@ -1,0 +1,124 @@
+//! Finding the JSONL files to ingest: obsq's landing files and, in registered source
+//! directories, the original tools' files in either layout (`.claude/context/{logs,analytics}` or
+//! `.claude/context/runtime/{logs,analytics}`), recognised by file name.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::model::Stream;
+use crate::model::schema::is_iso_date;
+
+use super::layout::Layout;
+
+/// A JSONL file and the stream of its lines.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceFile {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Stream.
+    pub stream: Stream,
+}
+
+/// How deep below a registered directory files are looked for.
+const MAX_DEPTH: usize = 6;
+
+/// Directories never searched.
+const SKIP_DIRS: &[&str] = &[
+    "node_modules",
+    ".git",
+    "target",
+    "data",
+    "quarantine",
+    "staging",
+];
+
+/// Every source file: landing files first, then those found in `dirs`; sorted, no duplicates.
+pub fn discover(layout: &Layout, dirs: &[PathBuf]) -> Result<Vec<SourceFile>> {
+    let mut out = landing_files(layout)?;
+    for dir in dirs {
+        let dir = absolute(dir)?;
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "source directory {} does not exist (remove it with `obsq source remove` or create it)",
+                dir.display()
+            )));
+        }
+        walk(&dir, layout.root(), 0, &mut out)?;
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
+}
+
+/// obsq's own landing files: `landing/<stream>/<YYYY-MM-DD>.jsonl`.
+pub fn landing_files(layout: &Layout) -> Result<Vec<SourceFile>> {
+    let mut out = Vec::new();
+    for stream in Stream::ALL {
+        let dir = layout.landing_dir(stream);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("list", &dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.strip_suffix(".jsonl").is_some_and(is_iso_date) {
+                out.push(SourceFile {
+                    path: absolute(&entry.path())?,
+                    stream,
+                });
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, obsq_root: &Path, depth: usize, out: &mut Vec<SourceFile>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", dir, e))?;
+        let path = entry.path();
+        let ty = entry.file_type().map_err(|e| Error::io("stat", &path, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if ty.is_dir() {
+            let is_obsq_root = obsq_root.canonicalize().ok() == path.canonicalize().ok();
+            if depth < MAX_DEPTH && !SKIP_DIRS.contains(&name.as_ref()) && !is_obsq_root {
+                walk(&path, obsq_root, depth + 1, out)?;
+            }
+        } else if let Some(stream) = Stream::from_file_name(&name) {
+            out.push(SourceFile {
+                path: absolute(&path)?,
+                stream,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An absolute form of `p` (without resolving symlinks of the file itself).
+pub fn absolute(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::io("resolve", p, e))
+}
+
+/// Where to resume reading a source: the ledger's offset and line count if the file is still the
+/// one the ledger saw (same stream, not shorter, same fingerprint), else the start (and `true`).
+pub fn resume_point(
+    state: Option<&super::catalog::SourceState>,
+    src: &SourceFile,
+    size: u64,
+) -> Result<(u64, u64, bool)> {
+    let Some(state) = state else {
+        return Ok((0, 0, false));
+    };
+    if state.stream == src.stream
+        && size >= state.offset
+        && super::tail::fingerprint(&src.path, state.fp_len)? == Some(state.fingerprint)
+    {
+        return Ok((state.offset, state.lines, false));
+    }
+    Ok((0, 0, true))
+}

@@ -1,0 +1,177 @@
+//! Reading a JSONL source from a byte offset up to its last complete line, in bounded blocks.
+//! A partial last line (a writer mid-append) is left for the next run.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Bytes covered by a source's fingerprint.
+pub const FINGERPRINT_BYTES: u64 = 4096;
+
+/// Hash of the first `len` bytes of a file; `None` when the file is shorter than `len`.
+pub fn fingerprint(path: &Path, len: u64) -> Result<Option<u64>> {
+    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut buf = vec![0u8; len as usize];
+    match f.read_exact(&mut buf) {
+        Ok(()) => Ok(Some(xxhash_rust::xxh3::xxh3_64(&buf))),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// What [`TailReader::next_block`] yields.
+#[derive(Debug)]
+pub enum Block {
+    /// Complete lines (each ending in `\n`), starting at file offset `start`.
+    Lines {
+        /// The bytes.
+        data: Vec<u8>,
+        /// File offset of `data[0]`.
+        start: u64,
+    },
+    /// One line longer than the block size: only its head is kept, for the quarantine.
+    Overlong {
+        /// File offset of the line.
+        start: u64,
+        /// Its length without the newline.
+        len: u64,
+        /// Its first bytes.
+        head: Vec<u8>,
+    },
+}
+
+impl Block {
+    /// File offset just past this block.
+    pub fn end(&self) -> u64 {
+        match self {
+            Block::Lines { data, start } => start + data.len() as u64,
+            Block::Overlong { start, len, .. } => start + len + 1,
+        }
+    }
+}
+
+/// Reads `[offset, size at open)` of a file as blocks of whole lines.
+pub struct TailReader {
+    file: File,
+    path: PathBuf,
+    pos: u64,
+    end: u64,
+    block: usize,
+}
+
+impl TailReader {
+    /// Opens `path` at `offset`; the file's current size bounds the read.
+    pub fn open(path: &Path, offset: u64, block: usize) -> Result<Self> {
+        let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let end = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io("seek", path, e))?;
+        Ok(TailReader {
+            file,
+            path: path.to_path_buf(),
+            pos: offset,
+            end,
+            block: block.max(4096),
+        })
+    }
+
+    /// Bytes left to read (including any partial last line).
+    pub fn remaining(&self) -> u64 {
+        self.end.saturating_sub(self.pos)
+    }
+
+    fn read_at_most(&mut self, n: usize) -> Result<Vec<u8>> {
+        let want = (self.end - self.pos).min(n as u64) as usize;
+        let mut buf = vec![0u8; want];
+        let mut got = 0;
+        while got < want {
+            let k = self
+                .file
+                .read(&mut buf[got..])
+                .map_err(|e| Error::io("read", &self.path, e))?;
+            if k == 0 {
+                break;
+            }
+            got += k;
+        }
+        buf.truncate(got);
+        Ok(buf)
+    }
+
+    /// The next block of complete lines, or `None` when only a partial line (or nothing) is left.
+    pub fn next_block(&mut self) -> Result<Option<Block>> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let start = self.pos;
+        let mut buf = self.read_at_most(self.block)?;
+        if let Some(i) = memchr::memrchr(b'\n', &buf) {
+            let keep = i + 1;
+            buf.truncate(keep);
+            self.pos = start + keep as u64;
+            self.file
+                .seek(SeekFrom::Start(self.pos))
+                .map_err(|e| Error::io("seek", &self.path, e))?;
+            return Ok(Some(Block::Lines { data: buf, start }));
+        }
+        if start + buf.len() as u64 >= self.end {
+            return Ok(None); // a partial last line: wait for its newline
+        }
+        // A line longer than a whole block: keep its head, skip to its end.
+        let head: Vec<u8> = buf[..buf.len().min(64 * 1024)].to_vec();
+        let mut len = buf.len() as u64;
+        loop {
+            let more = self.read_at_most(self.block)?;
+            if more.is_empty() {
+                return Ok(None); // still no newline at the end of the file
+            }
+            if let Some(i) = memchr::memchr(b'\n', &more) {
+                len += i as u64;
+                self.pos = start + len + 1;
+                self.file
+                    .seek(SeekFrom::Start(self.pos))
+                    .map_err(|e| Error::io("seek", &self.path, e))?;
+                return Ok(Some(Block::Overlong { start, len, head }));
+            }
+            len += more.len() as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_end_at_line_boundaries_and_partial_lines_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.jsonl");
+        let long = "x".repeat(10_000);
+        std::fs::write(&p, format!("a\nbb\n{long}\nccc\npartial")).unwrap();
+        let mut r = TailReader::open(&p, 0, 4096).unwrap();
+        let Some(Block::Lines { data, start: 0 }) = r.next_block().unwrap() else {
+            panic!()
+        };
+        assert_eq!(data, b"a\nbb\n");
+        let Some(Block::Overlong {
+            start: 5,
+            len: 10_000,
+            head,
+        }) = r.next_block().unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(head.len(), 4096);
+        let Some(b @ Block::Lines { .. }) = r.next_block().unwrap() else {
+            panic!()
+        };
+        assert_eq!(b.end(), 5 + 10_001 + 4);
+        assert!(r.next_block().unwrap().is_none());
+        assert_eq!(r.remaining(), "partial".len() as u64);
+    }
+}
