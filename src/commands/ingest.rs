@@ -21,8 +21,11 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
             catalog.add_source_dir(&absolute(dir)?)?;
         }
     }
+    let budget = args.memory_mb.max(1) << 20;
     let opts = IngestOptions {
-        memory_budget: args.memory_mb.max(16) << 20,
+        memory_budget: budget,
+        // Small budgets read small blocks, so they commit often (and hold little).
+        block_size: (budget / 4).clamp(64 << 10, 16 << 20),
         ..IngestOptions::default()
     };
     let report = ingest(&config.layout, &objects, &opts)?;

@@ -1,0 +1,131 @@
+//! Bad input never panics, never loses a good line, and every bad line is in quarantine with
+//! its source, line number and reason.
+
+use std::io::Write;
+
+use crate::util::{Env, files_with_suffix};
+
+#[test]
+fn bad_lines_are_quarantined_with_reasons_and_good_lines_kept() {
+    let env = Env::new();
+    let dir = env.path("ctx/analytics");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("cuj-metrics.jsonl");
+    let good = |i: usize| {
+        format!(
+            r#"{{"timestamp":"2026-11-28T0{}:00:00.000Z","cuj_id":"CUJ-{i}","success":true,"duration_ms":{i}}}"#,
+            i % 10
+        )
+    };
+    let mut f = std::fs::File::create(&path).unwrap();
+    let mut bad_lines = Vec::new();
+    let mut good_count = 0;
+    let mut line_no = 0;
+    let mut put = |f: &mut std::fs::File,
+                   bytes: &[u8],
+                   bad: Option<&str>,
+                   bad_lines: &mut Vec<(usize, String)>| {
+        f.write_all(bytes).unwrap();
+        f.write_all(b"\n").unwrap();
+        line_no += 1;
+        if let Some(why) = bad {
+            bad_lines.push((line_no, why.to_string()));
+        }
+    };
+    put(&mut f, good(1).as_bytes(), None, &mut bad_lines);
+    put(
+        &mut f,
+        br#"{"timestamp":"2026-11-28T01:00:00.000Z","cuj_id":"CUJ-x","succ"#,
+        Some("not JSON"),
+        &mut bad_lines,
+    );
+    put(&mut f, b"null", Some("a JSON null"), &mut bad_lines);
+    put(&mut f, b"42", Some("a JSON number"), &mut bad_lines);
+    put(&mut f, br#"{"timestamp":"2026-11-28T01:00:00.000Z","cuj_id":"C","success":true,"duration_ms":"abc"}"#, Some("duration_ms"), &mut bad_lines);
+    put(
+        &mut f,
+        br#"{"cuj_id":"C","success":true,"duration_ms":5}"#,
+        Some("timestamp"),
+        &mut bad_lines,
+    );
+    put(
+        &mut f,
+        b"{\"timestamp\":\"2026-11-28T01:00:00.000Z\",\"cuj_id\":\"C\xff\xfe\",\"success\":true}",
+        Some("UTF-8"),
+        &mut bad_lines,
+    );
+    let huge = format!(
+        r#"{{"timestamp":"2026-11-28T01:00:00.000Z","cuj_id":"C","success":true,"error":"{}"}}"#,
+        "x".repeat(10 << 20)
+    );
+    put(&mut f, huge.as_bytes(), Some("limit"), &mut bad_lines);
+    put(&mut f, br#"{"timestamp":"2026-11-28T02:00:00.000Z","cuj_id":"C-extra","success":false,"region":"eu-west","attempt":{"n":2}}"#, None, &mut bad_lines);
+    put(&mut f, b"", None, &mut bad_lines);
+    put(
+        &mut f,
+        br#"{"timestamp":"2026-11-28T01:00:00.000Z","success":true}"#,
+        Some("cuj_id"),
+        &mut bad_lines,
+    );
+    put(&mut f, br#"[1,2,3]"#, Some("array"), &mut bad_lines);
+    for i in 2..30 {
+        put(&mut f, good(i).as_bytes(), None, &mut bad_lines);
+        good_count += 1;
+    }
+    drop(f);
+    good_count += 2; // line 1 and the line with unknown fields
+
+    let out = env.run_ok(
+        &["ingest", "--source", env.path("ctx").to_str().unwrap()],
+        3,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quarantined"));
+    assert_eq!(env.count("cuj_runs", false), good_count);
+    assert_eq!(
+        env.count("cuj_runs", true),
+        good_count,
+        "the fresh tail skips what ingest consumed"
+    );
+
+    // Unknown fields are kept in `extra`.
+    let extra = env.scalar("SELECT extra FROM cuj_runs WHERE cuj_id = 'C-extra'", false);
+    assert_eq!(extra, r#""{""region"":""eu-west"",""attempt"":{""n"":2}}""#);
+
+    // Every bad line is in a quarantine file with source, line number and reason.
+    let qfiles = files_with_suffix(&env.root().join("quarantine"), ".jsonl");
+    let entries: Vec<serde_json::Value> = qfiles
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(entries.len(), bad_lines.len(), "{entries:#?}");
+    for (line, why) in &bad_lines {
+        let e = entries
+            .iter()
+            .find(|e| e["line_no"] == *line as u64)
+            .unwrap_or_else(|| panic!("line {line} ({why}) not in quarantine"));
+        assert_eq!(e["source"], path.to_str().unwrap());
+        let reason = e["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(why.as_str()),
+            "line {line}: reason {reason:?} should mention {why:?}"
+        );
+    }
+    let huge_entry = entries
+        .iter()
+        .find(|e| e["reason"].as_str().unwrap().contains("limit"))
+        .unwrap();
+    assert_eq!(huge_entry["raw_truncated"], true);
+
+    // A second ingest quarantines nothing again.
+    env.run_ok(&["ingest"], 0);
+    assert_eq!(
+        files_with_suffix(&env.root().join("quarantine"), ".jsonl").len(),
+        qfiles.len()
+    );
+}

@@ -1,0 +1,10 @@
+//! obsq tested as users run it: the binary on temporary data roots.
+
+mod bad_input;
+mod concurrency;
+mod crash;
+mod fixtures;
+mod interop;
+mod record;
+mod secrets;
+mod util;
