@@ -139,7 +139,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateReport> {
         let mut dirty_total = 0;
         // Chunks are generated in parallel a few at a time, then written in order.
         for group in (0..chunks).collect::<Vec<_>>().chunks(16) {
-            let parts: Vec<(Vec<(i32, Vec<u8>)>, u64)> = group
+            let parts: Vec<ChunkOutput> = group
                 .par_iter()
                 .map(|&c| {
                     let lo = c * CHUNK_ROWS;
@@ -227,6 +227,9 @@ impl Sink {
     }
 }
 
+/// Lines of one chunk grouped by UTC day, and how many of them were spoiled.
+type ChunkOutput = (Vec<(i32, Vec<u8>)>, u64);
+
 struct Chunk {
     stream: Stream,
     rng: Xoshiro256PlusPlus,
@@ -254,14 +257,7 @@ impl Chunk {
         }
     }
 
-    fn run(
-        mut self,
-        lo: u64,
-        hi: u64,
-        rows: u64,
-        start_ms: i64,
-        span_ms: i64,
-    ) -> (Vec<(i32, Vec<u8>)>, u64) {
+    fn run(mut self, lo: u64, hi: u64, rows: u64, start_ms: i64, span_ms: i64) -> ChunkOutput {
         let mut line = String::with_capacity(512);
         for i in lo..hi {
             // Evenly spread, slightly jittered, never decreasing within a chunk.

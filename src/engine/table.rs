@@ -56,7 +56,7 @@ impl StreamTable {
     fn file_groups(&self, files: &[&FileEntry], n: usize) -> Vec<FileGroup> {
         // Largest first onto the least loaded group: even work per core.
         let mut sorted: Vec<&FileEntry> = files.to_vec();
-        sorted.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        sorted.sort_by_key(|f| std::cmp::Reverse(f.bytes));
         let n = n.max(1).min(sorted.len().max(1));
         let mut groups: Vec<(u64, Vec<PartitionedFile>)> =
             (0..n).map(|_| (0, Vec::new())).collect();
@@ -133,7 +133,7 @@ impl TableProvider for StreamTable {
         }
         if !self.fresh.is_empty() {
             inputs.push(MemorySourceConfig::try_new_exec(
-                &[self.fresh.clone()],
+                std::slice::from_ref(&self.fresh),
                 self.schema(),
                 projection.cloned(),
             )?);

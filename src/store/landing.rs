@@ -103,19 +103,20 @@ impl Recorder {
     fn append(&self, stream: Stream, day: i32, bytes: &[u8]) -> Result<()> {
         let path = self.layout.landing_file(stream, day);
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
-        if !files.contains_key(&(stream, day)) {
-            let dir = self.layout.landing_dir(stream);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io("open for append", &path, e))?;
-            files.insert((stream, day), f);
-        }
-        let file = files
-            .get_mut(&(stream, day))
-            .ok_or_else(|| Error::Usage("landing file vanished".into()))?;
+        let file = match files.entry((stream, day)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let dir = self.layout.landing_dir(stream);
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| Error::io("create directory", &dir, e))?;
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| Error::io("open for append", &path, e))?;
+                e.insert(f)
+            }
+        };
         // One write(2): on O_APPEND the kernel places it whole at the end of the file.
         let n = file
             .write(bytes)
