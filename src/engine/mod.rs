@@ -3,8 +3,10 @@
 //! source's ledger offset), read from one catalog snapshot so every event counts exactly once.
 
 pub mod fresh;
+pub mod system;
 pub mod table;
 mod table_prune;
+pub mod udf;
 
 use std::sync::Arc;
 
@@ -41,14 +43,19 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
         .with_information_schema(true)
         .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let ctx = SessionContext::new_with_config(config);
+    udf::register(&ctx);
     let url = ObjectStoreUrl::parse(ROOT_URL)?;
     ctx.register_object_store(url.as_ref(), objects.store());
 
-    let snapshot = if layout.catalog().exists() {
-        Catalog::open(&layout.catalog())?.snapshot()?
-    } else {
-        Default::default()
+    let catalog = match layout.catalog().exists() {
+        true => Some(Catalog::open(&layout.catalog())?),
+        false => None,
     };
+    let snapshot = match &catalog {
+        Some(c) => c.snapshot()?,
+        None => Default::default(),
+    };
+    system::register(&ctx, catalog.as_ref())?;
     let fresh = if opts.fresh {
         fresh::read_fresh(layout, &snapshot)?
     } else {

@@ -1,9 +1,6 @@
 //! `obsq record`: validation messages, nothing written on error, the original tools' record
 //! shape in the landing files, and fresh events visible before ingest.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::util::{Env, files_with_suffix};
 
 fn landing_lines(env: &Env) -> usize {
@@ -120,19 +117,7 @@ fn stdin_keeps_valid_lines_and_reports_bad_ones() {
         r#"{"timestamp":1795849434128,"provider":"anthropic","success":false,"error":"boom"}"#,
         "\n",
     );
-    let mut child = env
-        .cmd(&["record", "provider", "--stdin"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = env.run_with_stdin(&["record", "provider", "--stdin"], input);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2"), "{err}");

@@ -2,7 +2,6 @@
 //! ingest of original-format files; every string column of every Parquet file is read back.
 
 use std::io::Write;
-use std::process::Stdio;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
@@ -170,18 +169,8 @@ fn no_secret_reaches_parquet_and_look_alikes_survive() {
             stdin_lines.push('\n');
         }
     }
-    let mut child = env
-        .cmd(&["record", "skill", "--stdin"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin_lines.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = env.run_with_stdin(&["record", "skill", "--stdin"], &stdin_lines);
+    assert!(out.status.success());
     // ... through flags (progress messages, provider errors) ...
     for (field, value) in corpus.iter().chain(look_alikes().iter()) {
         match *field {

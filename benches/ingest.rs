@@ -1,0 +1,65 @@
+//! Decoding throughput (JSONL bytes/s → Arrow batches), one group per stream, and Parquet
+//! encoding of the decoded rows.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use obsq::generate::{GenerateOptions, generate};
+use obsq::model::Stream;
+use obsq::store::decode::decode_lines;
+use obsq::store::writer::encode;
+
+fn sample(stream: Stream) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    generate(&GenerateOptions {
+        rows: 200_000,
+        seed: 1,
+        out: dir.path().to_path_buf(),
+        days: 1,
+        end_day: 20_000,
+        dirty: 0.0,
+        streams: vec![stream],
+    })
+    .expect("generate");
+    let mut out = Vec::new();
+    for entry in walk(dir.path()) {
+        out.extend(std::fs::read(entry).expect("read"));
+    }
+    out
+}
+
+fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(p).expect("read_dir").flatten() {
+        if e.path().is_dir() {
+            v.extend(walk(&e.path()));
+        } else {
+            v.push(e.path());
+        }
+    }
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    g.sample_size(10);
+    for stream in Stream::ALL {
+        let data = sample(stream);
+        g.throughput(Throughput::Bytes(data.len() as u64));
+        g.bench_function(stream.table(), |b| {
+            b.iter(|| decode_lines(stream, &data, 0, 1))
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("encode");
+    g.sample_size(10);
+    let data = sample(Stream::Skill);
+    let decoded = decode_lines(Stream::Skill, &data, 0, 1);
+    let batches: Vec<_> = decoded.batches.into_iter().map(|(_, b)| b).collect();
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("skill_invocations", |b| {
+        b.iter(|| encode(Stream::Skill, &batches, "bench").expect("encode"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,148 @@
+//! obsq's SQL functions: `error_pattern(text)` and the exact nearest-rank `percentile_disc(x, p)`
+//! (`sorted[ceil(p·n) − 1]`, nulls ignored; DataFusion 55 has no `percentile_disc`).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, StringArray};
+use arrow::datatypes::{DataType, Field, Float64Type};
+use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, ColumnarValue, ScalarUDF, Volatility, create_udaf, create_udf,
+};
+use datafusion::prelude::SessionContext;
+
+use crate::model::pattern::error_pattern_cached;
+
+/// Registers every obsq function on a session.
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udf(error_pattern_udf());
+    ctx.register_udaf(percentile_disc_udaf());
+}
+
+/// `error_pattern(text) -> text`.
+pub fn error_pattern_udf() -> ScalarUDF {
+    create_udf(
+        "error_pattern",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let input = arrays[0].as_string::<i32>();
+            let out: StringArray = input.iter().map(|v| v.map(error_pattern_cached)).collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    )
+}
+
+fn list_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
+}
+
+/// `percentile_disc(value, p) -> double`: the exact nearest-rank percentile.
+pub fn percentile_disc_udaf() -> AggregateUDF {
+    create_udaf(
+        "percentile_disc",
+        vec![DataType::Float64, DataType::Float64],
+        Arc::new(DataType::Float64),
+        Volatility::Immutable,
+        Arc::new(|_| Ok(Box::new(NearestRank::default()))),
+        Arc::new(vec![list_type(), DataType::Float64]),
+    )
+}
+
+/// Index of the nearest-rank percentile `p` in a sorted sample of `n` values.
+pub fn nearest_rank_index(p: f64, n: usize) -> usize {
+    let k = (p * n as f64).ceil() as i64 - 1;
+    k.clamp(0, n as i64 - 1) as usize
+}
+
+#[derive(Debug, Default)]
+struct NearestRank {
+    values: Vec<f64>,
+    p: Option<f64>,
+}
+
+impl NearestRank {
+    fn set_p(&mut self, p: &ArrayRef) -> DfResult<()> {
+        let p = p.as_primitive::<Float64Type>();
+        if self.p.is_none()
+            && let Some(v) = p.iter().flatten().next()
+        {
+            if !(0.0..=1.0).contains(&v) {
+                return exec_err!("percentile_disc: p must be between 0 and 1, got {v}");
+            }
+            self.p = Some(v);
+        }
+        Ok(())
+    }
+}
+
+impl Accumulator for NearestRank {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
+        self.set_p(&values[1])?;
+        let v = values[0].as_primitive::<Float64Type>();
+        self.values.extend(v.iter().flatten());
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
+        self.set_p(&states[1])?;
+        let lists = states[0].as_list::<i32>();
+        for i in 0..lists.len() {
+            if lists.is_valid(i) {
+                let v = lists.value(i);
+                self.values
+                    .extend(v.as_primitive::<Float64Type>().iter().flatten());
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
+        let values = Float64Array::from(std::mem::take(&mut self.values));
+        let list = ListArray::new(
+            Arc::new(Field::new_list_field(DataType::Float64, true)),
+            arrow::buffer::OffsetBuffer::from_lengths([values.len()]),
+            Arc::new(values),
+            None,
+        );
+        Ok(vec![
+            ScalarValue::List(Arc::new(list)),
+            ScalarValue::Float64(self.p),
+        ])
+    }
+
+    fn evaluate(&mut self) -> DfResult<ScalarValue> {
+        let (Some(p), false) = (self.p, self.values.is_empty()) else {
+            return Ok(ScalarValue::Float64(None));
+        };
+        let k = nearest_rank_index(p, self.values.len());
+        let (_, v, _) = self.values.select_nth_unstable_by(k, f64::total_cmp);
+        Ok(ScalarValue::Float64(Some(*v)))
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.values.capacity() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest_rank_index as idx;
+
+    #[test]
+    fn nearest_rank_matches_the_original_formula() {
+        // sorted[max(0, ceil(p/100*n) - 1)]
+        assert_eq!(idx(0.5, 1), 0);
+        assert_eq!(idx(0.99, 1), 0);
+        assert_eq!(idx(0.5, 2), 0);
+        assert_eq!(idx(0.95, 2), 1);
+        assert_eq!(idx(0.5, 100), 49);
+        assert_eq!(idx(0.99, 100), 98);
+        assert_eq!(idx(0.99, 101), 99);
+        assert_eq!(idx(0.5, 99), 49);
+        assert_eq!(idx(0.0, 10), 0);
+        assert_eq!(idx(1.0, 10), 9);
+    }
+}
