@@ -47,8 +47,8 @@ def main():
     work = os.path.abspath(a.work)
     os.makedirs(work, exist_ok=True)
     src = os.path.join(work, "skill-src")
-    # ~420 bytes per generated skill line.
-    rows = int(a.skill_gb * 1e9 / 420)
+    # ~330 bytes per generated skill line.
+    rows = int(a.skill_gb * 1e9 / 330)
     if not os.path.exists(os.path.join(src, "logs")):
         subprocess.run([obsq, "generate", "--rows", str(rows), "--seed", "42", "--days", "30",
                         "--end", "2026-11-28", "--streams", "skill", "--out", src], check=True)

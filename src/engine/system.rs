@@ -20,7 +20,10 @@ enum Kind {
     Text,
 }
 
-const TABLES: &[(&str, &str, &[(&str, Kind)])] = &[
+/// (table name, catalog query, columns).
+type SystemTable = (&'static str, &'static str, &'static [(&'static str, Kind)]);
+
+const TABLES: &[SystemTable] = &[
     (
         "files",
         "SELECT kind, stream, date, path, rows, bytes, min_ts, max_ts, state, created_at FROM files ORDER BY id",

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use super::flex::{Flex, NotObject, RawRecord};
 use super::sanitize::{REDACTED, is_secret_key, sanitize_json, sanitize_text};
-use super::schema::Stream;
+use super::schema::{Col, Stream};
 use super::timefmt::parse_iso_ms;
 
 /// Lines longer than this are quarantined instead of parsed (a monitoring event is far smaller).
@@ -123,14 +123,15 @@ fn known_key(stream: Stream, key: &str) -> Option<Known> {
         "type" if stream == Stream::Skill => Known::TypeTag,
         "metadata" => Known::Field("metadata"),
         _ => {
-            let name = stream.columns().iter().map(|c| c.name()).find(|n| {
-                *n == key
-                    && !matches!(
-                        *n,
-                        "ts" | "event_id" | "error_pattern" | "extra" | "metadata"
-                    )
-            })?;
-            Known::Field(name)
+            let col = Col::from_name(key)?;
+            let stored = !matches!(
+                col,
+                Col::Ts | Col::EventId | Col::ErrorPattern | Col::Extra | Col::Metadata
+            );
+            if !stored || !stream.columns().contains(&col) {
+                return None;
+            }
+            Known::Field(col.name())
         }
     })
 }

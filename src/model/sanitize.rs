@@ -51,8 +51,10 @@ const TRIGGERS: &[&str] = &[
 fn triggers() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
+        // A DFA: one table look-up per byte, the fastest kind for this small set.
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(TRIGGERS)
             .expect("static trigger list is valid")
     })
@@ -114,6 +116,10 @@ pub fn sanitize_text(text: &str) -> Cow<'_, str> {
     if !may_hold_secret(text) {
         return Cow::Borrowed(text);
     }
+    memoized(0, text, apply_rules)
+}
+
+fn apply_rules(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
     for rule in rules() {
         if rule.re.is_match(&out) {
@@ -121,6 +127,42 @@ pub fn sanitize_text(text: &str) -> Cow<'_, str> {
         }
     }
     out
+}
+
+/// Runs `f` through a per-thread cache: texts that hold a trigger word (`max_tokens` in every
+/// params object, the same error messages over and over) repeat a lot, and the rules are the
+/// costly part of sanitizing.
+fn memoized<'t>(kind: usize, text: &'t str, f: fn(&str) -> Cow<'_, str>) -> Cow<'t, str> {
+    type Cache = std::collections::HashMap<String, Option<String>>;
+    thread_local! {
+        static CACHE: std::cell::RefCell<[Cache; 2]> = std::cell::RefCell::new(Default::default());
+    }
+    if text.len() > 4096 {
+        return Cow::Owned(f(text).into_owned());
+    }
+    let hit = CACHE.with(|c| c.borrow()[kind].get(text).cloned());
+    let out = match hit {
+        Some(out) => out,
+        None => {
+            // `f` may sanitize nested texts through this cache: no borrow is held meanwhile.
+            let out = match f(text) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(o) => Some(o),
+            };
+            CACHE.with(|c| {
+                let map = &mut c.borrow_mut()[kind];
+                if map.len() >= 20_000 {
+                    map.clear();
+                }
+                map.insert(text.to_string(), out.clone());
+            });
+            out
+        }
+    };
+    match out {
+        Some(o) => Cow::Owned(o),
+        None => Cow::Borrowed(text),
+    }
 }
 
 /// True when an object key names a credential (its last word is password, secret, token, …).
@@ -200,6 +242,13 @@ pub fn sanitize_json(text: &str) -> Cow<'_, str> {
     if !may_hold_secret(text) {
         return minify_json(text);
     }
+    memoized(1, text, sanitize_json_slow)
+}
+
+fn sanitize_json_slow(text: &str) -> Cow<'_, str> {
+    if let Some(clean) = sanitize_json_stream(text) {
+        return Cow::Owned(clean);
+    }
     match serde_json::from_str::<Value>(text) {
         Ok(mut v) => {
             sanitize_value(&mut v);
@@ -208,6 +257,128 @@ pub fn sanitize_json(text: &str) -> Cow<'_, str> {
         // Not JSON after all: treat it as text.
         Err(_) => Cow::Owned(sanitize_text(text).into_owned()),
     }
+}
+
+/// The common path of [`sanitize_json`]: one pass over the text that minifies it, redacts the
+/// values of credential keys and sanitizes the strings that may hold secrets, without building
+/// a tree. `None` for text it does not handle (then the tree walk does the work).
+fn sanitize_json_stream(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut objects: Vec<bool> = Vec::new();
+    let mut expect_key = false;
+    let mut redact_next = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\n' | b'\t' | b'\r' => i += 1,
+            c @ (b'{' | b'[') => {
+                if redact_next {
+                    i = skip_container(b, i)?;
+                    out.push_str(REDACTED_JSON);
+                    redact_next = false;
+                    continue;
+                }
+                objects.push(c == b'{');
+                expect_key = c == b'{';
+                out.push(c as char);
+                i += 1;
+            }
+            c @ (b'}' | b']') => {
+                objects.pop();
+                expect_key = false;
+                out.push(c as char);
+                i += 1;
+            }
+            b',' => {
+                expect_key = objects.last() == Some(&true);
+                out.push(',');
+                i += 1;
+            }
+            b':' => {
+                expect_key = false;
+                out.push(':');
+                i += 1;
+            }
+            b'"' => {
+                let end = string_end(b, i)?;
+                let raw = &text[i..end];
+                let inner = &raw[1..raw.len() - 1];
+                if expect_key {
+                    let key: Cow<str> = if inner.contains('\\') {
+                        Cow::Owned(serde_json::from_str::<String>(raw).ok()?)
+                    } else {
+                        Cow::Borrowed(inner)
+                    };
+                    redact_next = may_hold_secret(&key) && is_secret_key(&key);
+                    out.push_str(raw);
+                } else if redact_next {
+                    out.push_str(if inner.is_empty() { raw } else { REDACTED_JSON });
+                    redact_next = false;
+                } else if may_hold_secret(inner) {
+                    let s: String = serde_json::from_str(raw).ok()?;
+                    match sanitize_text(&s) {
+                        Cow::Borrowed(_) => out.push_str(raw),
+                        Cow::Owned(clean) => out.push_str(&Value::String(clean).to_string()),
+                    }
+                } else {
+                    out.push_str(raw);
+                }
+                i = end;
+            }
+            _ => {
+                let start = i;
+                while i < b.len()
+                    && !matches!(b[i], b',' | b'}' | b']' | b' ' | b'\n' | b'\t' | b'\r')
+                {
+                    i += 1;
+                }
+                let token = &text[start..i];
+                let keep = !redact_next || token == "null";
+                out.push_str(if keep { token } else { REDACTED_JSON });
+                redact_next = false;
+            }
+        }
+    }
+    Some(out)
+}
+
+const REDACTED_JSON: &str = "\"[REDACTED]\"";
+
+/// Index just past the string starting at `b[i] == '"'`.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'\\' => j += 2,
+            b'"' => return Some(j + 1),
+            _ => j += 1,
+        }
+    }
+    None
+}
+
+/// Index just past the object or array starting at `b[i]`.
+fn skip_container(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i = string_end(b, i)?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Sanitizes a parsed JSON value in place.
@@ -319,5 +490,13 @@ mod tests {
             r#"{"a":{"list":[{"api_key":"[REDACTED]"}],"password":"[REDACTED]"},"max_tokens":5,"note":"Bearer [REDACTED]"}"#
         );
         assert!(matches!(sanitize_json(r#"{"files":12}"#), Cow::Borrowed(_)));
+        assert_eq!(
+            sanitize_json(r#"{ "max_tokens" : 5, "auth": {"a": "}"} }"#),
+            r#"{"max_tokens":5,"auth":"[REDACTED]"}"#
+        );
+        assert_eq!(
+            sanitize_json(r#"{"pass\u0077ord":"x","t":["Bearer abc",null]}"#),
+            r#"{"pass\u0077ord":"[REDACTED]","t":["Bearer [REDACTED]",null]}"#
+        );
     }
 }

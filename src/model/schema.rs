@@ -95,6 +95,35 @@ impl Col {
         }
     }
 
+    /// The column with this name, if any.
+    pub fn from_name(name: &str) -> Option<Col> {
+        Some(match name {
+            "ts" => Col::Ts,
+            "skill" => Col::Skill,
+            "agent" => Col::Agent,
+            "result" => Col::Result,
+            "run_id" => Col::RunId,
+            "cuj_id" => Col::CujId,
+            "params" => Col::Params,
+            "duration_ms" => Col::DurationMs,
+            "cache_hit" => Col::CacheHit,
+            "success" => Col::Success,
+            "error" => Col::Error,
+            "error_pattern" => Col::ErrorPattern,
+            "step" => Col::Step,
+            "status" => Col::Status,
+            "percentage" => Col::Percentage,
+            "message" => Col::Message,
+            "provider" => Col::Provider,
+            "model" => Col::Model,
+            "latency_ms" => Col::LatencyMs,
+            "event_id" => Col::EventId,
+            "metadata" => Col::Metadata,
+            "extra" => Col::Extra,
+            _ => return None,
+        })
+    }
+
     /// The column's Arrow type.
     pub fn data_type(self) -> DataType {
         match self {
@@ -312,5 +341,10 @@ mod tests {
         assert!(!Stream::Cuj.nullable(Col::CujId));
         assert!(Stream::Cuj.nullable(Col::DurationMs));
         assert!(!Stream::Skill.nullable(Col::DurationMs));
+        for s in Stream::ALL {
+            for &c in s.columns() {
+                assert_eq!(Col::from_name(c.name()), Some(c));
+            }
+        }
     }
 }

@@ -144,18 +144,47 @@ pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Resul
     let mut dirs = catalog.source_dirs()?;
     dirs.extend(opts.dirs.iter().cloned());
     let sources = discover(layout, &dirs)?;
-    let mut run = Run {
-        objects,
-        catalog: &mut catalog,
-        opts,
-        pending: Pending::default(),
-        report: IngestReport::default(),
-    };
-    for src in &sources {
-        run.ingest_source(src)?;
-    }
-    run.flush()?;
-    let mut report = run.report;
+    // Decoding (this thread) and writing + committing (the flusher thread) overlap; at most one
+    // batch of pending rows waits between them, so memory stays within twice the budget.
+    let reader = Catalog::open(&layout.catalog())?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Pending>(1);
+    let mut report = std::thread::scope(|scope| {
+        let flusher = scope.spawn(|| {
+            let mut f = Flusher {
+                objects,
+                catalog: &mut catalog,
+                out: IngestReport::default(),
+            };
+            for pending in rx {
+                f.flush(pending)?;
+            }
+            Ok::<_, Error>(f.out)
+        });
+        let mut run = Run {
+            catalog: &reader,
+            opts,
+            pending: Pending::default(),
+            report: IngestReport::default(),
+            tx,
+        };
+        let decoded = sources
+            .iter()
+            .try_for_each(|src| run.ingest_source(src))
+            .and_then(|()| run.flush());
+        let mut report = run.report;
+        drop(run.tx);
+        let written = flusher
+            .join()
+            .map_err(|_| Error::Usage("the ingest writer thread panicked".into()))??;
+        decoded?;
+        for (stream, w) in written.streams {
+            let st = report.streams.entry(stream).or_default();
+            st.files_out += w.files_out;
+            st.bytes_out += w.bytes_out;
+        }
+        report.commits = written.commits;
+        Ok::<_, Error>(report)
+    })?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -175,12 +204,20 @@ impl Pending {
     }
 }
 
+/// The decoding side of a run.
 struct Run<'a> {
-    objects: &'a Objects,
-    catalog: &'a mut Catalog,
+    catalog: &'a Catalog,
     opts: &'a IngestOptions,
     pending: Pending,
     report: IngestReport,
+    tx: std::sync::mpsc::SyncSender<Pending>,
+}
+
+/// The writing side of a run: Parquet and quarantine files, then the catalog commit.
+struct Flusher<'a> {
+    objects: &'a Objects,
+    catalog: &'a mut Catalog,
+    out: IngestReport,
 }
 
 impl Run<'_> {
@@ -194,36 +231,57 @@ impl Run<'_> {
             return Ok(());
         }
         let mut reader = TailReader::open(&src.path, offset, self.opts.block_size)?;
-        let mut touched = false;
-        while let Some(block) = reader.next_block()? {
-            let end = block.end();
-            let decoded = match block {
-                Block::Lines { data, start } => decode_lines(src.stream, &data, start, lines + 1),
-                Block::Overlong { start, len, head } => Decoded {
-                    rejected: vec![overlong(lines + 1, start, len, head)],
-                    lines: 1,
-                    ..Decoded::default()
-                },
-            };
-            fault::point("decoded");
-            let stats = self.report.streams.entry(src.stream).or_default();
-            if !touched {
-                stats.sources += 1;
-                stats.restarted += restarted as u64;
-                touched = true;
+        // The next block is read while this one is decoded (one block ahead, bounded memory).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Block>>(1);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                loop {
+                    let next = reader.next_block().transpose();
+                    let stop = !matches!(next, Some(Ok(_)));
+                    if let Some(item) = next
+                        && tx.send(item).is_err()
+                    {
+                        break;
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+            });
+            let mut touched = false;
+            for block in rx {
+                let block = block?;
+                let end = block.end();
+                let decoded = match block {
+                    Block::Lines { data, start } => {
+                        decode_lines(src.stream, &data, start, lines + 1)
+                    }
+                    Block::Overlong { start, len, head } => Decoded {
+                        rejected: vec![overlong(lines + 1, start, len, head)],
+                        lines: 1,
+                        ..Decoded::default()
+                    },
+                };
+                fault::point("decoded");
+                let stats = self.report.streams.entry(src.stream).or_default();
+                if !touched {
+                    stats.sources += 1;
+                    stats.restarted += restarted as u64;
+                    touched = true;
+                }
+                stats.lines += decoded.lines;
+                stats.rows += decoded.rows;
+                stats.quarantined += decoded.rejected.len() as u64;
+                stats.bytes_in += end - offset;
+                offset = end;
+                lines += decoded.lines;
+                self.add(src, &key, decoded, offset, lines);
+                if self.pending.mem >= self.opts.memory_budget {
+                    self.flush()?;
+                }
             }
-            stats.lines += decoded.lines;
-            stats.rows += decoded.rows;
-            stats.quarantined += decoded.rejected.len() as u64;
-            stats.bytes_in += end - offset;
-            offset = end;
-            lines += decoded.lines;
-            self.add(src, &key, decoded, offset, lines);
-            if self.pending.mem >= self.opts.memory_budget {
-                self.flush()?;
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Where to resume a source: its ledger offset if the file is still the one the ledger saw.
@@ -261,12 +319,21 @@ impl Run<'_> {
         );
     }
 
-    /// Writes everything pending and commits it in one catalog transaction.
+    /// Hands everything pending to the flusher thread.
     fn flush(&mut self) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
             return Ok(());
         }
+        self.tx
+            .send(pending)
+            .map_err(|_| Error::Usage("the ingest writer thread stopped".into()))
+    }
+}
+
+impl Flusher<'_> {
+    /// Writes everything pending and commits it in one catalog transaction.
+    fn flush(&mut self, pending: Pending) -> Result<()> {
         let mut commit = Commit::default();
         let parts: Vec<_> = pending.parts.into_iter().collect();
         let encoded: Vec<_> = parts
@@ -279,7 +346,7 @@ impl Run<'_> {
         for (stream, day, path, e) in encoded {
             let bytes = e.bytes.len() as u64;
             self.publish(&path, e.bytes)?;
-            let stats = self.report.streams.entry(stream).or_default();
+            let stats = self.out.streams.entry(stream).or_default();
             stats.files_out += 1;
             stats.bytes_out += bytes;
             commit.files.push(FileEntry {
@@ -301,7 +368,7 @@ impl Run<'_> {
         fault::point("before-commit");
         self.catalog.commit(&commit)?;
         fault::point("committed");
-        self.report.commits += 1;
+        self.out.commits += 1;
         Ok(())
     }
 

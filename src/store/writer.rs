@@ -31,7 +31,7 @@ pub struct Encoded {
 
 /// The writer settings of every data file.
 pub fn writer_properties() -> WriterProperties {
-    let zstd = ZstdLevel::try_new(3)
+    let zstd = ZstdLevel::try_new(1)
         .map(Compression::ZSTD)
         .unwrap_or(Compression::SNAPPY);
     WriterProperties::builder()
@@ -46,51 +46,79 @@ pub fn writer_properties() -> WriterProperties {
         .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
         .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
         .set_column_dictionary_enabled(ColumnPath::from("event_id"), false)
+        // Per-event JSON is nearly unique: building a dictionary only to drop it costs time.
+        .set_column_dictionary_enabled(ColumnPath::from("metadata"), false)
         .build()
 }
 
 /// Concatenates the batches of one partition, sorts them by `ts` and encodes them.
 pub fn encode(stream: Stream, batches: &[RecordBatch], name_for_errors: &str) -> Result<Encoded> {
     let schema = stream.file_schema();
-    let all =
-        concat_batches(&schema, batches).map_err(|e| Error::arrow("concatenating batches", e))?;
-    let sorted = sort_by_ts(all)?;
-    let ts = sorted
-        .column(0)
-        .as_any()
-        .downcast_ref::<TimestampMillisecondArray>()
-        .ok_or_else(|| Error::Usage("ts column has the wrong type".into()))?;
-    let (min_ts, max_ts) = if ts.is_empty() {
-        (0, 0)
+    // Appended logs arrive in time order: then the batches are written as they are, without
+    // concatenating (copying) them first.
+    let batches: Vec<RecordBatch> = batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .cloned()
+        .collect();
+    let in_order = batches.iter().all(ts_sorted)
+        && batches
+            .windows(2)
+            .all(|w| ts_bounds(&w[0]).1 <= ts_bounds(&w[1]).0);
+    let sorted: Vec<RecordBatch> = if in_order {
+        batches
     } else {
-        (ts.value(0), ts.value(ts.len() - 1))
+        let all = concat_batches(&schema, &batches)
+            .map_err(|e| Error::arrow("concatenating batches", e))?;
+        vec![sort_by_ts(all)?]
+    };
+    let rows: usize = sorted.iter().map(RecordBatch::num_rows).sum();
+    let (min_ts, max_ts) = match (sorted.first(), sorted.last()) {
+        (Some(f), Some(l)) => (ts_bounds(f).0, ts_bounds(l).1),
+        _ => (0, 0),
     };
     let perr = |source| Error::Parquet {
         path: name_for_errors.to_string(),
         source,
     };
-    let mut buf = Vec::with_capacity(sorted.get_array_memory_size() / 6);
+    let size: usize = sorted.iter().map(RecordBatch::get_array_memory_size).sum();
+    let mut buf = Vec::with_capacity(size / 6);
     let mut w = ArrowWriter::try_new(&mut buf, schema, Some(writer_properties())).map_err(perr)?;
-    w.write(&sorted).map_err(perr)?;
+    for b in &sorted {
+        w.write(b).map_err(perr)?;
+    }
     w.close().map_err(perr)?;
     Ok(Encoded {
         bytes: Bytes::from(buf),
-        rows: sorted.num_rows() as u64,
+        rows: rows as u64,
         min_ts,
         max_ts,
     })
 }
 
-fn sort_by_ts(batch: RecordBatch) -> Result<RecordBatch> {
-    let ts = batch.column(0);
-    let ts_arr = ts
+fn ts_values(b: &RecordBatch) -> &[i64] {
+    b.column(0)
         .as_any()
         .downcast_ref::<TimestampMillisecondArray>()
-        .ok_or_else(|| Error::Usage("ts column has the wrong type".into()))?;
-    // Appended logs are nearly always in order already: skip the sort then.
-    if ts_arr.values().windows(2).all(|w| w[0] <= w[1]) {
-        return Ok(batch);
-    }
+        .map(|a| a.values().as_ref())
+        .unwrap_or(&[])
+}
+
+fn ts_sorted(b: &RecordBatch) -> bool {
+    ts_values(b).windows(2).all(|w| w[0] <= w[1])
+}
+
+/// (first, last) `ts` of a sorted batch; an empty batch fits anywhere.
+fn ts_bounds(b: &RecordBatch) -> (i64, i64) {
+    let v = ts_values(b);
+    (
+        v.first().copied().unwrap_or(i64::MAX),
+        v.last().copied().unwrap_or(i64::MIN),
+    )
+}
+
+fn sort_by_ts(batch: RecordBatch) -> Result<RecordBatch> {
+    let ts = batch.column(0);
     let idx = sort_to_indices(ts.as_ref(), Some(SortOptions::default()), None)
         .map_err(|e| Error::arrow("sorting by ts", e))?;
     take_record_batch(&batch, &idx).map_err(|e| Error::arrow("sorting by ts", e))
