@@ -247,7 +247,8 @@ pub fn sanitize_json(text: &str) -> Cow<'_, str> {
 
 fn sanitize_json_slow(text: &str) -> Cow<'_, str> {
     if let Some(clean) = sanitize_json_stream(text) {
-        return Cow::Owned(clean);
+        // Unchanged (already compact, nothing to redact): no copy to keep or cache.
+        return if clean == text { Cow::Borrowed(text) } else { Cow::Owned(clean) };
     }
     match serde_json::from_str::<Value>(text) {
         Ok(mut v) => {
