@@ -248,7 +248,11 @@ pub fn sanitize_json(text: &str) -> Cow<'_, str> {
 fn sanitize_json_slow(text: &str) -> Cow<'_, str> {
     if let Some(clean) = sanitize_json_stream(text) {
         // Unchanged (already compact, nothing to redact): no copy to keep or cache.
-        return if clean == text { Cow::Borrowed(text) } else { Cow::Owned(clean) };
+        return if clean == text {
+            Cow::Borrowed(text)
+        } else {
+            Cow::Owned(clean)
+        };
     }
     match serde_json::from_str::<Value>(text) {
         Ok(mut v) => {
