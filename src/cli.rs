@@ -213,7 +213,7 @@ pub struct GenerateArgs {
     /// Days covered.
     #[arg(long, default_value_t = 30)]
     pub days: u32,
-    /// Last day covered, YYYY-MM-DD (default: today, UTC).
+    /// Last day covered, YYYY-MM-DD, whole (default: the span ends now).
     #[arg(long, value_name = "DATE")]
     pub end: Option<String>,
     /// Fraction of malformed lines to mix in (0–1).

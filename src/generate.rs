@@ -26,8 +26,8 @@ pub struct GenerateOptions {
     pub out: PathBuf,
     /// Days covered.
     pub days: u32,
-    /// Last day covered (UTC day number).
-    pub end_day: i32,
+    /// End of the covered span, epoch ms (exclusive): the end of `--end`'s day, or now.
+    pub end_ms: i64,
     /// Fraction of lines made malformed.
     pub dirty: f64,
     /// Streams to generate.
@@ -129,7 +129,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateReport> {
         ));
     }
     let total_share: f64 = opts.streams.iter().map(|s| SHARES[*s as usize]).sum();
-    let start_ms = (opts.end_day as i64 - opts.days as i64 + 1) * MS_PER_DAY;
+    let start_ms = opts.end_ms - opts.days as i64 * MS_PER_DAY;
     let span_ms = opts.days as i64 * MS_PER_DAY;
     let mut report = GenerateReport::default();
     for (si, &stream) in opts.streams.iter().enumerate() {

@@ -4,7 +4,7 @@ use crate::cli::GenerateArgs;
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, generate};
 use crate::model::Stream;
-use crate::model::timefmt::{day_of_ms, now_ms, parse_day};
+use crate::model::timefmt::{now_ms, parse_day};
 use crate::render::{Format, render, rows_to_batch};
 
 /// Runs `obsq generate`; the summary goes to stderr.
@@ -30,10 +30,15 @@ pub fn run(args: &GenerateArgs) -> Result<u8> {
 
 /// Validates the arguments into generator options.
 pub fn options(args: &GenerateArgs) -> Result<GenerateOptions> {
-    let end_day = match &args.end {
-        Some(d) => parse_day(d)
-            .ok_or_else(|| Error::Usage(format!("--end {d:?} is not a date like 2026-11-28")))?,
-        None => day_of_ms(now_ms()),
+    // A given day is covered whole; by default the span ends now (no events from the future).
+    let end_ms = match &args.end {
+        Some(d) => {
+            let day = parse_day(d).ok_or_else(|| {
+                Error::Usage(format!("--end {d:?} is not a date like 2026-11-28"))
+            })?;
+            (day as i64 + 1) * 86_400_000
+        }
+        None => now_ms() - 200,
     };
     if !(0.0..=1.0).contains(&args.dirty) {
         return Err(Error::Usage(format!(
@@ -60,7 +65,7 @@ pub fn options(args: &GenerateArgs) -> Result<GenerateOptions> {
         seed: args.seed,
         out: args.out.clone(),
         days: args.days,
-        end_day,
+        end_ms,
         dirty: args.dirty,
         streams,
     })
