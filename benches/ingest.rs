@@ -14,7 +14,7 @@ fn sample(stream: Stream) -> Vec<u8> {
         seed: 1,
         out: dir.path().to_path_buf(),
         days: 1,
-        end_day: 20_000,
+        end_ms: 20_000 * 86_400_000,
         dirty: 0.0,
         streams: vec![stream],
     })
