@@ -56,7 +56,7 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
         None => Default::default(),
     };
     system::register(&ctx, catalog.as_ref())?;
-    let fresh = if opts.fresh {
+    let mut fresh = if opts.fresh {
         fresh::read_fresh(layout, &snapshot)?
     } else {
         Default::default()
@@ -68,8 +68,8 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
             .filter(|f| f.stream == stream)
             .cloned()
             .collect();
-        let batches = fresh.get(&stream).cloned().unwrap_or_default();
-        let table = StreamTable::new(stream, files, batches)?;
+        let batches = fresh.remove(&stream).unwrap_or_default();
+        let table = StreamTable::new(stream, files, batches);
         ctx.register_table(stream.table(), Arc::new(table))?;
     }
     Ok(ctx)

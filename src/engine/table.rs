@@ -23,7 +23,6 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 
-use crate::error::Result;
 use crate::model::Stream;
 use crate::model::schema::DATE_COL;
 use crate::store::catalog::FileEntry;
@@ -40,17 +39,12 @@ pub struct StreamTable {
 
 impl StreamTable {
     /// A table over `files` (live Parquet) and `fresh` (table-schema batches).
-    pub fn new(stream: Stream, files: Vec<FileEntry>, fresh: Vec<RecordBatch>) -> Result<Self> {
-        Ok(StreamTable {
+    pub fn new(stream: Stream, files: Vec<FileEntry>, fresh: Vec<RecordBatch>) -> Self {
+        StreamTable {
             stream,
             files,
             fresh,
-        })
-    }
-
-    /// Rows in the fresh tail.
-    pub fn fresh_rows(&self) -> usize {
-        self.fresh.iter().map(RecordBatch::num_rows).sum()
+        }
     }
 
     fn file_groups(&self, files: &[&FileEntry], n: usize) -> Vec<FileGroup> {

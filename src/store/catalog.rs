@@ -442,8 +442,7 @@ impl Catalog {
         Ok(snap)
     }
 
-    /// Runs a read-only query on the catalog (for the `system.*` tables): column names and rows
-    /// as optional strings / integers.
+    /// The SQLite connection, for read-only queries (the `system.*` tables).
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
