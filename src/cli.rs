@@ -54,6 +54,47 @@ pub enum Command {
         after_help = "Example:\n  obsq sql \"SELECT cuj_id, avg(CAST(success AS INT)) FROM cuj_runs GROUP BY 1\"\n  obsq sql -f report.sql --format csv"
     )]
     Sql(SqlArgs),
+    /// Skill invocations: list them or summarize them.
+    #[command(
+        after_help = "Example:\n  obsq skills stats --window 7d\n  obsq skills query --skill scaffolder --result failure --limit 20"
+    )]
+    Skills {
+        /// The report.
+        #[command(subcommand)]
+        report: SkillsCmd,
+    },
+    /// CUJ (workflow) runs: success rates, trends, failures, percentiles.
+    #[command(
+        after_help = "Example:\n  obsq cuj all --window 7d\n  obsq cuj failures CUJ-001 --window 30d"
+    )]
+    Cuj {
+        /// The report.
+        #[command(subcommand)]
+        report: CujCmd,
+    },
+    /// Progress events of running workflows.
+    #[command(
+        after_help = "Example:\n  obsq progress runs\n  obsq progress history run-001 --limit 5"
+    )]
+    Progress {
+        /// The report.
+        #[command(subcommand)]
+        report: ProgressCmd,
+    },
+    /// LLM-provider health: per provider (or model), overall, ranked.
+    #[command(
+        after_help = "Example:\n  obsq provider status --window 24h\n  obsq provider compare --by-model"
+    )]
+    Provider {
+        /// The report.
+        #[command(subcommand)]
+        report: ProviderCmd,
+    },
+    /// The dashboard: CUJ and skill metrics over several windows, highlights, provider and storage health.
+    #[command(
+        after_help = "Example:\n  obsq dashboard\n  obsq dashboard --format json --now 2026-11-28T09:51:50Z"
+    )]
+    Dashboard(DashboardArgs),
     /// Generate a sample, ingest it, and show what is there.
     #[command(after_help = "Example:\n  obsq demo --rows 200000")]
     Demo(DemoArgs),
@@ -254,4 +295,241 @@ pub struct DemoArgs {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+/// Options every report takes.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The clock, RFC 3339 (default: now); windows end here.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Time window ending at --now: 90m, 24h, 7d, 30d, plain milliseconds, or all.
+    #[arg(long, value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// Output format (default: table on a terminal, else JSON).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Leave out events not yet ingested.
+    #[arg(long)]
+    pub no_fresh: bool,
+}
+
+/// Filters of the skill reports.
+#[derive(Debug, Clone, Args)]
+pub struct SkillFilterArgs {
+    /// Only this skill.
+    #[arg(long)]
+    pub skill: Option<String>,
+    /// Only this agent.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only this workflow run.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Only this CUJ.
+    #[arg(long)]
+    pub cuj_id: Option<String>,
+    /// Only this result (success, failure, …).
+    #[arg(long)]
+    pub result: Option<String>,
+    /// Only events at or after this time (RFC 3339 or epoch ms).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only events at or before this time (RFC 3339 or epoch ms).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+}
+
+/// `obsq skills …`.
+#[derive(Debug, Subcommand)]
+pub enum SkillsCmd {
+    /// Invocations matching the filters, newest first (window default: all).
+    #[command(
+        after_help = "Example:\n  obsq skills query --agent developer --result failure --limit 10"
+    )]
+    Query {
+        /// Filters.
+        #[command(flatten)]
+        filter: SkillFilterArgs,
+        /// At most this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Oldest first (the original tool's order).
+        #[arg(long)]
+        oldest_first: bool,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Totals and per-skill, per-agent, per-CUJ statistics (window default: all).
+    #[command(after_help = "Example:\n  obsq skills stats --window 24h --format json")]
+    Stats {
+        /// Filters.
+        #[command(flatten)]
+        filter: SkillFilterArgs,
+        /// Approximate percentiles (t-digest) instead of exact ones.
+        #[arg(long)]
+        approx: bool,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+/// `obsq cuj …` (window default: 24h).
+#[derive(Debug, Subcommand)]
+pub enum CujCmd {
+    /// Success rate of one CUJ, or of all together.
+    #[command(after_help = "Example:\n  obsq cuj rate CUJ-001 --window 7d")]
+    Rate {
+        /// CUJ id (default: all CUJs together).
+        cuj: Option<String>,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Success rate of every CUJ.
+    #[command(after_help = "Example:\n  obsq cuj all --window 30d --format csv")]
+    All {
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Success rate in consecutive buckets ending at --now, oldest first.
+    #[command(after_help = "Example:\n  obsq cuj trending CUJ-001 --buckets 7 --bucket 1d")]
+    Trending {
+        /// CUJ id (default: all CUJs together).
+        cuj: Option<String>,
+        /// Number of buckets.
+        #[arg(long, default_value_t = 24)]
+        buckets: u32,
+        /// Bucket size: 90m, 1h, 6h, 1d, or plain milliseconds.
+        #[arg(long, default_value = "1h", value_name = "SIZE")]
+        bucket: String,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Failures grouped by exact message and by error pattern, and the latest failures.
+    #[command(after_help = "Example:\n  obsq cuj failures CUJ-001 --window 7d --top 5")]
+    Failures {
+        /// CUJ id (default: all CUJs).
+        cuj: Option<String>,
+        /// Groups shown.
+        #[arg(long, default_value_t = 10)]
+        top: u32,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Duration percentiles (p50–p99, min, max, count).
+    #[command(after_help = "Example:\n  obsq cuj percentiles CUJ-001 --window 30d")]
+    Percentiles {
+        /// CUJ id (default: all CUJs together).
+        cuj: Option<String>,
+        /// Approximate percentiles (t-digest) instead of exact ones.
+        #[arg(long)]
+        approx: bool,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+/// `obsq progress …` (window default: all).
+#[derive(Debug, Subcommand)]
+pub enum ProgressCmd {
+    /// The latest events of one run (or all), oldest first.
+    #[command(after_help = "Example:\n  obsq progress history run-001 --limit 10")]
+    History {
+        /// Run id (default: all runs).
+        run: Option<String>,
+        /// Only the latest N events.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// The latest event of a run.
+    #[command(after_help = "Example:\n  obsq progress current run-001")]
+    Current {
+        /// Run id.
+        run: String,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// One row per run: last status, percentage, first/last event, stalled or not.
+    #[command(after_help = "Example:\n  obsq progress runs --stall 5m")]
+    Runs {
+        /// A run is stalled after this long without events (unless finished).
+        #[arg(long, default_value = "10m", value_name = "DURATION")]
+        stall: String,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+/// `obsq provider …` (window default: 24h).
+#[derive(Debug, Subcommand)]
+pub enum ProviderCmd {
+    /// Health of one provider, or of each.
+    #[command(
+        after_help = "Example:\n  obsq provider status anthropic --window 7d\n  obsq provider status --by-model"
+    )]
+    Status {
+        /// Provider name (default: every provider).
+        provider: Option<String>,
+        /// One entry per provider/model instead of per provider.
+        #[arg(long)]
+        by_model: bool,
+        /// Approximate percentiles (t-digest) instead of exact ones.
+        #[arg(long)]
+        approx: bool,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Overall status over all providers, with each provider's health.
+    #[command(after_help = "Example:\n  obsq provider overall --window 1h")]
+    Overall {
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Providers ranked by success rate and latency.
+    #[command(after_help = "Example:\n  obsq provider compare --window 7d --by-model")]
+    Compare {
+        /// One entry per provider/model instead of per provider.
+        #[arg(long)]
+        by_model: bool,
+        /// Report options.
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+/// Output formats of the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DashboardFormat {
+    /// The text layout of the original tool.
+    Text,
+    /// JSON keyed like the original `metrics-dashboard.json`.
+    Json,
+}
+
+/// `obsq dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// The clock, RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: DashboardFormat,
+    /// Leave out events not yet ingested.
+    #[arg(long)]
+    pub no_fresh: bool,
 }

@@ -59,6 +59,17 @@ pub enum Error {
     /// A query failed to plan or run.
     #[error("query failed")]
     Query(#[from] datafusion::error::DataFusionError),
+    /// A canned report's query failed.
+    #[error("report {report} failed{}", if section.is_empty() { String::new() } else { format!(" (section {section})") })]
+    Report {
+        /// The report's name.
+        report: &'static str,
+        /// The section's key path (empty for the top level).
+        section: String,
+        /// DataFusion's error.
+        #[source]
+        source: datafusion::error::DataFusionError,
+    },
     /// An event given to `record` is invalid; nothing was written for it.
     #[error("invalid {stream} event: {reason}")]
     InvalidEvent {

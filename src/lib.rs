@@ -1,7 +1,7 @@
 //! obsq records, stores and analyses the monitoring events of AI-agent systems: skill
 //! invocations, CUJ (workflow) runs, progress events and LLM-provider calls.
 //!
-//! Layers: `cli`/`config` → `commands` → `engine` (queries) and `store` (writes) → `model`
+//! Layers: `cli`/`config` → `commands` → `reports` (canned queries) → `engine` (queries) and `store` (writes) → `model`
 //! (schemas, parsing, sanitizing); `render` formats results and is called only by `commands`.
 
 pub mod cli;
@@ -12,6 +12,7 @@ pub mod error;
 pub mod generate;
 pub mod model;
 pub mod render;
+pub mod reports;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod generate;
 pub mod ingest;
 pub mod record;
+pub mod report;
 pub mod source;
 pub mod sql;
 
@@ -23,6 +24,11 @@ pub fn run(config: &Config, command: Command) -> Result<u8> {
         Command::Source { action } => source::run(config, action),
         Command::Generate(args) => generate::run(&args),
         Command::Sql(args) => sql::run(config, &args),
+        Command::Skills { report } => report::skills(config, report),
+        Command::Cuj { report } => report::cuj(config, report),
+        Command::Progress { report } => report::progress(config, report),
+        Command::Provider { report } => report::provider(config, report),
+        Command::Dashboard(args) => report::dashboard(config, &args),
         Command::Demo(args) => demo::run(config, &args),
     }
 }

@@ -15,10 +15,33 @@ use crate::store::layout::Layout;
 use crate::store::sources::{discover, resume_point};
 use crate::store::tail::{Block, TailReader};
 
-/// Fresh rows per stream, with the `date` column added (table schema).
-pub fn read_fresh(layout: &Layout, snap: &Snapshot) -> Result<BTreeMap<Stream, Vec<RecordBatch>>> {
+/// How far ingest is behind on one source file.
+#[derive(Debug, Clone)]
+pub struct SourceLag {
+    /// The file.
+    pub path: String,
+    /// Its stream.
+    pub stream: Stream,
+    /// Its size now.
+    pub bytes: u64,
+    /// Bytes already ingested (the ledger offset; 0 when the file is new or was replaced).
+    pub ingested: u64,
+}
+
+/// The fresh tail and the ingest lag of every source.
+#[derive(Debug, Default)]
+pub struct Fresh {
+    /// Fresh rows per stream, with the `date` column added (table schema).
+    pub batches: BTreeMap<Stream, Vec<RecordBatch>>,
+    /// Every source file found, with its lag.
+    pub lag: Vec<SourceLag>,
+}
+
+/// Finds every source and, when `decode`, reads its lines past the ledger offset.
+pub fn read_fresh(layout: &Layout, snap: &Snapshot, decode: bool) -> Result<Fresh> {
     let ledger: HashMap<&str, _> = snap.sources.iter().map(|s| (s.path.as_str(), s)).collect();
-    let mut out: BTreeMap<Stream, Vec<RecordBatch>> = BTreeMap::new();
+    let mut fresh = Fresh::default();
+    let out = &mut fresh.batches;
     // A registered directory that vanished must not make every query fail.
     let dirs: Vec<_> = snap.dirs.iter().filter(|d| d.is_dir()).cloned().collect();
     for src in discover(layout, &dirs)? {
@@ -27,7 +50,13 @@ pub fn read_fresh(layout: &Layout, snap: &Snapshot) -> Result<BTreeMap<Stream, V
             continue;
         };
         let (offset, lines, _) = resume_point(ledger.get(key.as_ref()).copied(), &src, meta.len())?;
-        if offset >= meta.len() {
+        fresh.lag.push(SourceLag {
+            path: key.to_string(),
+            stream: src.stream,
+            bytes: meta.len(),
+            ingested: offset.min(meta.len()),
+        });
+        if !decode || offset >= meta.len() {
             continue;
         }
         let mut reader = TailReader::open(&src.path, offset, 16 << 20)?;
@@ -46,7 +75,7 @@ pub fn read_fresh(layout: &Layout, snap: &Snapshot) -> Result<BTreeMap<Stream, V
             }
         }
     }
-    Ok(out)
+    Ok(fresh)
 }
 
 /// Adds the `date` partition column to a file-schema batch.

@@ -55,12 +55,8 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
         Some(c) => c.snapshot()?,
         None => Default::default(),
     };
-    system::register(&ctx, catalog.as_ref())?;
-    let mut fresh = if opts.fresh {
-        fresh::read_fresh(layout, &snapshot)?
-    } else {
-        Default::default()
-    };
+    let mut fresh = fresh::read_fresh(layout, &snapshot, opts.fresh)?;
+    system::register(&ctx, catalog.as_ref(), &fresh.lag)?;
     for stream in Stream::ALL {
         let files = snapshot
             .files
@@ -68,7 +64,7 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
             .filter(|f| f.stream == stream)
             .cloned()
             .collect();
-        let batches = fresh.remove(&stream).unwrap_or_default();
+        let batches = fresh.batches.remove(&stream).unwrap_or_default();
         let table = StreamTable::new(stream, files, batches);
         ctx.register_table(stream.table(), Arc::new(table))?;
     }

@@ -1,5 +1,6 @@
 //! Read-only `system.*` tables over the catalog: `system.files`, `system.sources`,
-//! `system.quarantine`, `system.schema_drift`.
+//! `system.quarantine`, `system.schema_drift`, and `system.ingest_lag` (source files on disk versus
+//! their ledger offsets).
 
 use std::sync::Arc;
 
@@ -13,6 +14,8 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::store::catalog::Catalog;
+
+use super::fresh::SourceLag;
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -79,7 +82,7 @@ const TABLES: &[SystemTable] = &[
 ];
 
 /// Registers the `system` schema (empty tables when there is no catalog yet).
-pub fn register(ctx: &SessionContext, catalog: Option<&Catalog>) -> Result<()> {
+pub fn register(ctx: &SessionContext, catalog: Option<&Catalog>, lag: &[SourceLag]) -> Result<()> {
     let schema = Arc::new(MemorySchemaProvider::new());
     for (name, sql, cols) in TABLES {
         let batch = match catalog {
@@ -97,10 +100,43 @@ pub fn register(ctx: &SessionContext, catalog: Option<&Catalog>) -> Result<()> {
             Arc::new(table),
         )?;
     }
+    let lag = lag_table(lag)?;
+    datafusion::catalog::SchemaProvider::register_table(
+        schema.as_ref(),
+        "ingest_lag".into(),
+        Arc::new(MemTable::try_new(lag.schema(), vec![vec![lag]])?),
+    )?;
     if let Some(cat) = ctx.catalog("datafusion") {
         cat.register_schema("system", schema)?;
     }
     Ok(())
+}
+
+fn lag_table(lag: &[SourceLag]) -> Result<RecordBatch> {
+    let int = |f: fn(&SourceLag) -> u64| -> ArrayRef {
+        Arc::new(arrow::array::Int64Array::from_iter_values(
+            lag.iter().map(|l| i64::try_from(f(l)).unwrap_or(i64::MAX)),
+        ))
+    };
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(arrow::array::StringArray::from_iter_values(
+            lag.iter().map(|l| l.path.as_str()),
+        )),
+        Arc::new(arrow::array::StringArray::from_iter_values(
+            lag.iter().map(|l| l.stream.table()),
+        )),
+        int(|l| l.bytes),
+        int(|l| l.ingested),
+        int(|l| l.bytes - l.ingested),
+    ];
+    let schema = schema_of(&[
+        ("path", Kind::Text),
+        ("stream", Kind::Text),
+        ("bytes", Kind::Int),
+        ("ingested_bytes", Kind::Int),
+        ("lag_bytes", Kind::Int),
+    ]);
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::arrow("building system.ingest_lag", e))
 }
 
 fn schema_of(cols: &[(&str, Kind)]) -> Arc<Schema> {

@@ -1,6 +1,9 @@
 //! The render layer: Arrow batches → bytes in one of the output formats. Nothing else in obsq
 //! formats results; each renderer writes to `&mut dyn Write`.
 
+pub mod dashboard;
+pub mod report;
+
 use std::io::Write;
 
 use arrow::array::{Array, AsArray};
@@ -40,7 +43,7 @@ impl Format {
     }
 }
 
-fn out_err(e: std::io::Error) -> Error {
+pub(crate) fn out_err(e: std::io::Error) -> Error {
     Error::io("write", "standard output", e)
 }
 
@@ -69,6 +72,19 @@ fn columns(batches: &[RecordBatch]) -> Vec<String> {
 }
 
 fn table(batches: &[RecordBatch], out: &mut dyn Write, markdown: bool) -> Result<()> {
+    let rows = table_without_count(batches, markdown, out)?;
+    if !markdown {
+        writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" }).map_err(out_err)?;
+    }
+    Ok(())
+}
+
+/// Writes a boxed (or Markdown) table with no row count; returns the number of rows.
+pub(crate) fn table_without_count(
+    batches: &[RecordBatch],
+    markdown: bool,
+    out: &mut dyn Write,
+) -> Result<usize> {
     let header = columns(batches);
     let mut t = Table::new();
     t.load_preset(if markdown {
@@ -91,10 +107,7 @@ fn table(batches: &[RecordBatch], out: &mut dyn Write, markdown: bool) -> Result
         }
     }
     writeln!(out, "{t}").map_err(out_err)?;
-    if !markdown {
-        writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" }).map_err(out_err)?;
-    }
-    Ok(())
+    Ok(rows)
 }
 
 /// A cell as text for tables: ISO times, JS-style numbers, empty for null.
@@ -229,6 +242,8 @@ pub enum Cell {
     Int(i64),
     /// A number.
     Float(f64),
+    /// A boolean.
+    Bool(bool),
     /// Nothing.
     Null,
 }
@@ -283,12 +298,22 @@ pub fn rows_to_batch(columns: &[&str], rows: &[Vec<Cell>]) -> Result<RecordBatch
                     _ => None,
                 }))),
             ),
+            Some(Cell::Bool(_)) => (
+                DataType::Boolean,
+                Arc::new(arrow::array::BooleanArray::from_iter(cells.iter().map(
+                    |c| match c {
+                        Cell::Bool(v) => Some(*v),
+                        _ => None,
+                    },
+                ))),
+            ),
             _ => (
                 DataType::Utf8,
                 Arc::new(StringArray::from_iter(cells.iter().map(|c| match c {
                     Cell::Str(s) => Some(s.clone()),
                     Cell::Int(v) => Some(v.to_string()),
                     Cell::Float(v) => Some(js_number(*v)),
+                    Cell::Bool(v) => Some(v.to_string()),
                     Cell::Null => None,
                 }))),
             ),

@@ -6,5 +6,6 @@ mod crash;
 mod fixtures;
 mod interop;
 mod record;
+mod reports;
 mod secrets;
 mod util;
