@@ -146,3 +146,71 @@ mod tests {
         assert_eq!(idx(1.0, 10), 9);
     }
 }
+
+#[cfg(test)]
+mod sql_tests {
+    use datafusion::prelude::SessionContext;
+
+    /// `percentile_disc(x, p)` over `values` (NULL for None), through SQL.
+    async fn pct(values: &[Option<f64>], p: f64) -> Option<f64> {
+        let ctx = SessionContext::new();
+        super::register(&ctx);
+        let rows: Vec<String> = values
+            .iter()
+            .map(|v| v.map_or("(CAST(NULL AS DOUBLE))".into(), |x| format!("({x:?})")))
+            .collect();
+        let sql = format!(
+            "SELECT percentile_disc(x, {p:?}) FROM (VALUES {}) AS t(x)",
+            rows.join(",")
+        );
+        let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        let col = batches[0].column(0);
+        use arrow::array::AsArray;
+        let a = col.as_primitive::<arrow::datatypes::Float64Type>();
+        (!arrow::array::Array::is_null(a, 0)).then(|| a.value(0))
+    }
+
+    fn seq(n: usize) -> Vec<Option<f64>> {
+        // Shuffled so the UDAF has to sort: 1..=n in a scrambled order.
+        let mut v: Vec<Option<f64>> = (1..=n).map(|i| Some(i as f64)).collect();
+        v.reverse();
+        v.rotate_left(n / 3);
+        v
+    }
+
+    #[tokio::test]
+    async fn nearest_rank_edge_cases() {
+        assert_eq!(pct(&[Some(7.0)], 0.5).await, Some(7.0));
+        assert_eq!(pct(&[Some(7.0)], 0.99).await, Some(7.0));
+        assert_eq!(pct(&[Some(9.0), Some(3.0)], 0.5).await, Some(3.0));
+        assert_eq!(pct(&[Some(9.0), Some(3.0)], 0.51).await, Some(9.0));
+        // sorted[ceil(p*n) - 1] on 1..=n.
+        for (n, p, want) in [
+            (99, 0.5, 50.0),
+            (99, 0.99, 99.0),
+            (100, 0.5, 50.0),
+            (100, 0.95, 95.0),
+            (100, 0.99, 99.0),
+            (101, 0.5, 51.0),
+            (101, 0.99, 100.0),
+            (101, 0.75, 76.0),
+        ] {
+            assert_eq!(pct(&seq(n), p).await, Some(want), "n={n} p={p}");
+        }
+        // Duplicates count once each; nulls are ignored.
+        let dup = [
+            Some(5.0),
+            Some(5.0),
+            Some(5.0),
+            Some(1.0),
+            None,
+            Some(9.0),
+            None,
+        ];
+        assert_eq!(pct(&dup, 0.2).await, Some(1.0));
+        assert_eq!(pct(&dup, 0.5).await, Some(5.0));
+        assert_eq!(pct(&dup, 0.8).await, Some(5.0));
+        assert_eq!(pct(&dup, 0.81).await, Some(9.0));
+        assert_eq!(pct(&[None, None], 0.5).await, None);
+    }
+}

@@ -4,6 +4,7 @@ mod bad_input;
 mod concurrency;
 mod crash;
 mod fixtures;
+mod golden;
 mod interop;
 mod record;
 mod reports;

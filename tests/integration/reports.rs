@@ -285,3 +285,63 @@ fn dashboard_matches_the_saved_original_and_fixes_its_skill_windows() {
     assert!(providers["status"].is_string());
     assert!(got["summary"]["storage"].as_array().unwrap().len() == 4);
 }
+
+#[test]
+fn a_recorded_event_counts_once_before_and_after_ingest() {
+    let env = fixture_env();
+    let total =
+        |env: &Env| obsq(env, &["cuj", "rate", "CUJ-777", "--window", "24h"])["total"].clone();
+    let all = |env: &Env| obsq(env, &["cuj", "all", "--window", "24h"]);
+    assert_eq!(total(&env), 0);
+    env.run_ok(
+        &[
+            "record",
+            "cuj",
+            "--cuj-id",
+            "CUJ-777",
+            "--success",
+            "false",
+            "--duration-ms",
+            "5",
+            "--error",
+            "boom",
+            "--timestamp",
+            "2026-11-28T09:00:00Z",
+        ],
+        0,
+    );
+    assert_eq!(total(&env), 1, "visible as soon as record returns");
+    assert_eq!(all(&env)["CUJ-777"]["failed"], 1);
+    env.run_ok(&["ingest"], 0);
+    assert_eq!(total(&env), 1, "counted once after ingest");
+    env.run_ok(&["ingest"], 0);
+    assert_eq!(total(&env), 1);
+    let failures = obsq(&env, &["cuj", "failures", "CUJ-777"]);
+    assert_eq!(failures["top_errors"][0]["error"], "boom");
+}
+
+#[test]
+fn windowed_queries_read_only_the_partitions_of_the_window() {
+    let env = fixture_env();
+    // The bounds exactly as reports bind them (24h before the fixture clock).
+    let plan = |filter: &str| {
+        let sql = format!("EXPLAIN SELECT count(*) FROM cuj_runs {filter}");
+        let out = env.run_ok(&["sql", &sql, "--format", "csv"], 0);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut days: Vec<String> = text
+            .match_indices("date=")
+            .map(|(i, _)| text[i..i + 15].to_string())
+            .collect();
+        days.sort();
+        days.dedup();
+        days
+    };
+    let windowed = plan(
+        "WHERE ts BETWEEN to_timestamp_millis(1795773110000) AND to_timestamp_millis(1795859510000)",
+    );
+    assert_eq!(windowed, vec!["date=2026-11-27", "date=2026-11-28"]);
+    assert!(
+        plan("").len() > 2,
+        "without a window, more partitions are read"
+    );
+}
