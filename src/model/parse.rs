@@ -160,6 +160,9 @@ fn normalize<'a>(stream: Stream, raw: RawRecord<'a>) -> Result<Normalized<'a>, P
         None | Some(Flex::Null) => Cow::Borrowed("{}"),
         Some(f) => json_text("metadata", f)?,
     };
+    if stream == Stream::Provider && n.model.is_none() {
+        n.model = model_in_metadata(&n.metadata);
+    }
     if !extra.is_empty() {
         n.unknown = extra
             .iter()
@@ -169,6 +172,16 @@ fn normalize<'a>(stream: Stream, raw: RawRecord<'a>) -> Result<Normalized<'a>, P
     }
     apply_defaults(stream, &mut n)?;
     Ok(n)
+}
+
+/// The original provider-health tool had no model field; callers put it in `metadata.model`.
+fn model_in_metadata<'a>(metadata: &str) -> Option<Cow<'a, str>> {
+    if !metadata.contains("\"model\"") {
+        return None;
+    }
+    let m: serde_json::Map<String, serde_json::Value> = serde_json::from_str(metadata).ok()?;
+    let model = m.get("model")?.as_str()?;
+    (!model.is_empty()).then(|| Cow::Owned(model.to_string()))
 }
 
 fn set_field<'a>(
@@ -411,6 +424,14 @@ mod tests {
         assert_eq!(n.duration_ms, Some(296.0));
         assert_eq!(n.metadata, r#"{"memory_delta_mb":29.11}"#);
         assert_eq!(n.extra, None);
+    }
+
+    #[test]
+    fn provider_model_falls_back_to_metadata() {
+        let line = r#"{"timestamp":1,"provider":"a","success":true,"metadata":{"model":"m-1","tokens_in":5}}"#;
+        assert_eq!(ok(Stream::Provider, line).model.as_deref(), Some("m-1"));
+        let line = r#"{"timestamp":1,"provider":"a","model":"top","success":true,"metadata":{"model":"m-1"}}"#;
+        assert_eq!(ok(Stream::Provider, line).model.as_deref(), Some("top"));
     }
 
     #[test]
