@@ -92,9 +92,22 @@ pub enum Command {
     },
     /// The dashboard: CUJ and skill metrics over several windows, highlights, provider and storage health.
     #[command(
-        after_help = "Example:\n  obsq dashboard\n  obsq dashboard --format json --now 2026-11-28T09:51:50Z"
+        after_help = "Example:\n  obsq dashboard\n  obsq dashboard --format json --now 2026-11-28T09:51:50Z\n  obsq dashboard --format html --out dashboard.html"
     )]
     Dashboard(DashboardArgs),
+    /// Interactive, read-only SQL shell (completion, history, backslash commands); also runs piped SQL.
+    #[command(
+        after_help = "Example:\n  obsq repl\n  echo \"SELECT * FROM cuj_rate('7d');\" | obsq repl --format json"
+    )]
+    Repl(ReplArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  obsq completions bash > ~/.local/share/bash-completion/completions/obsq"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Generate a sample, ingest it, and show what is there.
     #[command(after_help = "Example:\n  obsq demo --rows 200000")]
     Demo(DemoArgs),
@@ -118,6 +131,9 @@ pub struct CommonEventArgs {
 #[derive(Debug, Subcommand)]
 pub enum RecordCmd {
     /// A skill invocation.
+    #[command(
+        after_help = "Example:\n  obsq record skill --skill code-review --agent dev --result success --duration-ms 80 --cache-hit"
+    )]
     Skill {
         /// Skill name (required).
         #[arg(long)]
@@ -151,6 +167,9 @@ pub enum RecordCmd {
         common: CommonEventArgs,
     },
     /// A CUJ (workflow) run.
+    #[command(
+        after_help = "Example:\n  obsq record cuj --cuj-id CUJ-001 --success false --duration-ms 5400 --error \"Timeout after 5000ms\""
+    )]
     Cuj {
         /// CUJ id (required).
         #[arg(long)]
@@ -169,6 +188,9 @@ pub enum RecordCmd {
         common: CommonEventArgs,
     },
     /// A progress event of a running workflow.
+    #[command(
+        after_help = "Example:\n  obsq record progress --run-id run-7 --step 2 --status running --percentage 50 --message Testing"
+    )]
     Progress {
         /// Workflow run id.
         #[arg(long)]
@@ -190,6 +212,9 @@ pub enum RecordCmd {
         common: CommonEventArgs,
     },
     /// An LLM-provider call.
+    #[command(
+        after_help = "Example:\n  obsq record provider --provider anthropic --model claude-sonnet-4 --success true --latency-ms 1200"
+    )]
     Provider {
         /// Provider name (required; stored in lower case).
         #[arg(long)]
@@ -227,11 +252,13 @@ pub struct IngestArgs {
 #[derive(Debug, Subcommand)]
 pub enum SourceCmd {
     /// Register a directory whose JSONL files `ingest` reads.
+    #[command(after_help = "Example:\n  obsq source add ~/project/.claude/context")]
     Add {
         /// The directory (e.g. a project's `.claude/context`).
         dir: PathBuf,
     },
     /// List registered directories and the files found in them, with their ledger offsets.
+    #[command(after_help = "Example:\n  obsq source list --format csv")]
     List {
         /// Output format.
         #[arg(long, value_enum)]
@@ -460,6 +487,15 @@ pub enum ProgressCmd {
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// Follow progress events as other processes write them.
+    #[command(after_help = "Example:\n  obsq progress watch run-001 --until-done")]
+    Watch {
+        /// Run id (default: every run).
+        run: Option<String>,
+        /// Exit after the run's completing event (completed at 100 %, or failed).
+        #[arg(long)]
+        until_done: bool,
+    },
     /// One row per run: last status, percentage, first/last event, stalled or not.
     #[command(after_help = "Example:\n  obsq progress runs --stall 5m")]
     Runs {
@@ -518,6 +554,8 @@ pub enum DashboardFormat {
     Text,
     /// JSON keyed like the original `metrics-dashboard.json`.
     Json,
+    /// One self-contained HTML page with inline SVG charts.
+    Html,
 }
 
 /// `obsq dashboard`.
@@ -529,6 +567,23 @@ pub struct DashboardArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: DashboardFormat,
+    /// Write to this file (atomically) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Leave out events not yet ingested.
+    #[arg(long)]
+    pub no_fresh: bool,
+}
+
+/// `obsq repl`.
+#[derive(Debug, Args)]
+pub struct ReplArgs {
+    /// The clock of the report table functions, RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Output format (default: table on a terminal, else CSV).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Leave out events not yet ingested.
     #[arg(long)]
     pub no_fresh: bool,

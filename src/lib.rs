@@ -12,6 +12,7 @@ pub mod error;
 pub mod generate;
 pub mod model;
 pub mod render;
+pub mod repl;
 pub mod reports;
 pub mod store;
 

@@ -1,7 +1,8 @@
-//! `obsq demo`: generate a sample into a fresh data root's `sample/` folder, ingest it, and show
-//! per-stream counts.
+//! `obsq demo`: generate a sample (~200k events over 30 days, in the original tools' layout) into
+//! the data root's `sample/` folder, ingest it with a progress bar, print the text dashboard and
+//! the next commands to try.
 
-use crate::cli::{DemoArgs, GenerateArgs, IngestArgs, SqlArgs};
+use crate::cli::{DashboardArgs, DashboardFormat, DemoArgs, GenerateArgs, IngestArgs};
 use crate::config::Config;
 use crate::error::Result;
 
@@ -31,20 +32,25 @@ pub fn run(config: &Config, args: &DemoArgs) -> Result<u8> {
             memory_mb: 256,
         },
     )?;
-    super::sql::run(
+    super::report::dashboard(
         config,
-        &SqlArgs {
-            query: Some(COUNTS.into()),
-            file: None,
-            format: Some(crate::render::Format::Table),
+        &DashboardArgs {
+            now: None,
+            format: DashboardFormat::Text,
+            out: None,
             no_fresh: false,
         },
-    )
+    )?;
+    let default_root = std::env::current_dir().map(|d| d.join(".obsq")).ok();
+    let root = match std::env::var_os("OBSQ_HOME") {
+        Some(_) => String::new(),
+        None if default_root.as_deref() == Some(config.layout.root()) => String::new(),
+        None => format!(" --root {}", config.layout.root().display()),
+    };
+    println!(
+        "\nNext, try:\n  obsq{root} cuj all --window 7d          # success rate of every CUJ\n  \
+         obsq{root} cuj failures --window 30d    # what fails, grouped by error pattern\n  \
+         obsq{root} repl                         # SQL with completion: SELECT * FROM provider_status('24h');"
+    );
+    Ok(0)
 }
-
-const COUNTS: &str = "
-SELECT 'skill_invocations' AS stream, count(*) AS events, min(ts) AS first, max(ts) AS last FROM skill_invocations
-UNION ALL SELECT 'cuj_runs', count(*), min(ts), max(ts) FROM cuj_runs
-UNION ALL SELECT 'progress_events', count(*), min(ts), max(ts) FROM progress_events
-UNION ALL SELECT 'provider_calls', count(*), min(ts), max(ts) FROM provider_calls
-ORDER BY stream";

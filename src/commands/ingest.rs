@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::render::{Cell, Format, render, rows_to_batch};
 use crate::store::catalog::Catalog;
-use crate::store::ingest::{IngestOptions, IngestReport, ingest};
+use crate::store::ingest::{IngestOptions, IngestProgress, IngestReport, ingest};
 use crate::store::sources::absolute;
 
 /// Exit code when some lines went to quarantine.
@@ -22,13 +22,18 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
         }
     }
     let budget = args.memory_mb.max(1) << 20;
+    let progress = std::sync::Arc::new(IngestProgress::default());
     let opts = IngestOptions {
+        progress: Some(progress.clone()),
         memory_budget: budget,
         // Small budgets read small blocks, so they commit often (and hold little).
         block_size: (budget / 4).clamp(64 << 10, 16 << 20),
         ..IngestOptions::default()
     };
-    let report = ingest(&config.layout, &objects, &opts)?;
+    let bar = super::progress_bar::follow(&progress, "ingest");
+    let report = ingest(&config.layout, &objects, &opts);
+    drop(bar);
+    let report = report?;
     show_summary(&report)?;
     Ok(if report.quarantined() > 0 {
         EXIT_QUARANTINED

@@ -4,10 +4,13 @@
 pub mod demo;
 pub mod generate;
 pub mod ingest;
+pub mod progress_bar;
 pub mod record;
+pub mod repl;
 pub mod report;
 pub mod source;
 pub mod sql;
+pub mod watch;
 
 use tokio::runtime::Runtime;
 
@@ -29,6 +32,8 @@ pub fn run(config: &Config, command: Command) -> Result<u8> {
         Command::Progress { report } => report::progress(config, report),
         Command::Provider { report } => report::provider(config, report),
         Command::Dashboard(args) => report::dashboard(config, &args),
+        Command::Repl(args) => repl::run(config, &args),
+        Command::Completions { shell } => completions(shell),
         Command::Demo(args) => demo::run(config, &args),
     }
 }
@@ -45,4 +50,12 @@ pub fn runtime() -> Result<Runtime> {
 pub fn objects(config: &Config, rt: &Runtime) -> Result<Objects> {
     config.layout.create()?;
     Objects::local(config.layout.root(), rt.handle().clone())
+}
+
+/// Prints the completion script for `shell`.
+fn completions(shell: clap_complete::Shell) -> Result<u8> {
+    use clap::CommandFactory;
+    let mut cmd = crate::cli::Cli::command();
+    clap_complete::generate(shell, &mut cmd, "obsq", &mut std::io::stdout());
+    Ok(0)
 }

@@ -12,6 +12,9 @@ use crate::engine::{EngineOptions, session};
 use crate::error::{Error, Result};
 use crate::model::timefmt::{now_ms, parse_iso_ms};
 use crate::render::report::{render_report, report_json};
+use std::io::Write;
+
+use crate::render::html::render_html;
 use crate::render::{Format, dashboard::render_text};
 use crate::reports::params::parse_duration_ms;
 use crate::reports::{Params, Report, Section, Shape, Value, Window, dashboard, run};
@@ -119,6 +122,9 @@ pub fn progress(config: &Config, cmd: ProgressCmd) -> Result<u8> {
             p.set("run", Value::Text(run));
             job(Report::ProgressCurrent, p, report)
         }
+        ProgressCmd::Watch { run, until_done } => {
+            return super::watch::run(config, run.as_deref(), until_done);
+        }
         ProgressCmd::Runs { stall, report } => {
             let ms = parse_duration_ms(&stall).ok_or_else(|| {
                 Error::Usage(format!(
@@ -172,12 +178,20 @@ pub fn dashboard(config: &Config, args: &DashboardArgs) -> Result<u8> {
     let sections = with_session(config, !args.no_fresh, |ctx| async move {
         dashboard::dashboard(&ctx, now).await
     })?;
-    let mut out = std::io::stdout().lock();
     let value = report_json(&sections);
+    let mut buf = Vec::new();
     match args.format {
-        DashboardFormat::Text => render_text(&value, &mut out),
-        DashboardFormat::Json => render_report(&sections, Format::Json, &mut out),
+        DashboardFormat::Text => render_text(&value, &mut buf),
+        DashboardFormat::Json => render_report(&sections, Format::Json, &mut buf),
+        DashboardFormat::Html => render_html(&value, &mut buf),
     }?;
+    match &args.out {
+        Some(path) => write_atomically(path, &buf)?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(&buf)
+            .map_err(|e| Error::io("write", "standard output", e))?,
+    }
     Ok(0)
 }
 
@@ -198,6 +212,23 @@ fn unknown_provider(name: &str) -> Result<Section> {
         json_columns: Vec::new(),
         batches: vec![batch],
     })
+}
+
+/// Writes `data` to a temporary file beside `path`, then renames it into place, so a reader
+/// never sees half a file (the original tool's save was not atomic).
+fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .map_or("obsq".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, data).map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("rename into", path, e))
 }
 
 fn job(report: Report, params: Params, args: ReportArgs) -> Job {

@@ -2,7 +2,7 @@
 
 use crate::cli::SqlArgs;
 use crate::config::Config;
-use crate::engine::{EngineOptions, session};
+use crate::engine::{EngineOptions, run_user_sql, session};
 use crate::error::{Error, Result};
 use crate::render::{Format, render};
 
@@ -24,8 +24,8 @@ pub fn run(config: &Config, args: &SqlArgs) -> Result<u8> {
     };
     let batches = rt.block_on(async {
         let ctx = session(&config.layout, &objects, &opts)?;
-        let df = ctx.sql(&query).await?;
-        Ok::<_, Error>(df.collect().await?)
+        crate::reports::table_fn::register(&ctx, crate::model::timefmt::now_ms());
+        run_user_sql(&ctx, &query).await
     })?;
     let format = args.format.unwrap_or_else(Format::default_for_stdout);
     render(&batches, format, &mut std::io::stdout().lock())?;

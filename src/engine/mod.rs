@@ -10,10 +10,12 @@ pub mod udf;
 
 use std::sync::Arc;
 
+use arrow::record_batch::RecordBatch;
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Stream;
 use crate::store::catalog::Catalog;
 use crate::store::layout::Layout;
@@ -69,4 +71,33 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
         ctx.register_table(stream.table(), Arc::new(table))?;
     }
     Ok(ctx)
+}
+
+/// What user SQL may do: read. DDL (`CREATE EXTERNAL TABLE`, `DROP`, views) and DML (`INSERT`,
+/// `COPY … TO`) are refused, so no query can change the store or write files.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+}
+
+/// Plans one statement of user SQL under [`read_only`] rules.
+pub async fn plan_user_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
+    ctx.sql_with_options(sql, read_only())
+        .await
+        .map_err(|e| match e {
+            datafusion::error::DataFusionError::Plan(m)
+                if m.starts_with("DDL not supported") || m.starts_with("DML not supported") =>
+            {
+                Error::Usage(format!(
+                    "refused: obsq's SQL is read-only ({m}); events are added with `obsq record` and `obsq ingest`"
+                ))
+            }
+            e => Error::Query(e),
+        })
+}
+
+/// Runs one statement of user SQL under [`read_only`] rules.
+pub async fn run_user_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(plan_user_sql(ctx, sql).await?.collect().await?)
 }

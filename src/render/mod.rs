@@ -2,6 +2,7 @@
 //! formats results; each renderer writes to `&mut dyn Write`.
 
 pub mod dashboard;
+pub mod html;
 pub mod report;
 
 use std::io::Write;
@@ -323,4 +324,25 @@ pub fn rows_to_batch(columns: &[&str], rows: &[Vec<Cell>]) -> Result<RecordBatch
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
         .map_err(|e| Error::arrow("building a result table", e))
+}
+
+/// One progress event as the original `watch` printed it (times in UTC):
+/// `09:12:58Z [run-001] Step 2 RUNNING    40%   Planning`.
+pub fn progress_line(
+    ts: i64,
+    run_id: Option<&str>,
+    step: Option<i64>,
+    status: &str,
+    percentage: f64,
+    message: &str,
+) -> String {
+    let time = iso_ms(ts);
+    let clock = time.get(11..19).unwrap_or("");
+    let run = run_id.map(|r| format!("[{r}]")).unwrap_or_default();
+    let step = step.map(|s| format!("Step {s}")).unwrap_or_default();
+    let pct = format!("{}%", js_number(percentage));
+    format!(
+        "{clock}Z {run} {step} {:<10} {pct:<5} {message}",
+        status.to_uppercase()
+    )
 }

@@ -1,7 +1,7 @@
 //! The dashboard: CUJ summaries for 1h/24h/7d/30d, skill metrics for 1h/24h/7d (true windows,
 //! not the original's whole-day file selection), top skills, highlights, provider health from the
-//! provider stream and storage health — composed from the canned reports, keyed like the
-//! original `metrics-dashboard.json`.
+//! provider stream, storage health, 7-day trends of the busiest CUJs and the week's failure
+//! patterns — composed from the canned reports, keyed like the original `metrics-dashboard.json`.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
-use super::{Params, Report, Section, Shape, Window, run};
+use super::{Params, Report, Section, Shape, Value, Window, run};
 use crate::error::{Error, Result};
 use crate::model::timefmt::iso_ms;
 
@@ -70,6 +70,12 @@ pub async fn dashboard(ctx: &SessionContext, now_ms: i64) -> Result<Vec<Section>
         window(DAY_MS),
     ));
     jobs.push((path(&["highlights"]), Report::CujHighlights, window(DAY_MS)));
+    let mut trend = window(7 * DAY_MS);
+    trend.set_trend(7, DAY_MS).set("top", Value::Int(6));
+    jobs.push((path(&["trends"]), Report::CujTrends, trend));
+    let mut failures = window(7 * DAY_MS);
+    failures.set("top", Value::Int(8));
+    jobs.push((path(&["failures"]), Report::CujFailures, failures));
 
     let runs = jobs.iter().map(|(prefix, report, params)| async move {
         let sections = run(ctx, *report, params).await?;

@@ -5,6 +5,7 @@
 pub mod dashboard;
 pub mod params;
 pub mod query_file;
+pub mod table_fn;
 
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
@@ -37,6 +38,8 @@ pub enum Report {
     CujSummary,
     /// The dashboard's highlights.
     CujHighlights,
+    /// The dashboard's per-CUJ trend lines.
+    CujTrends,
     /// `progress history`.
     ProgressHistory,
     /// `progress current`.
@@ -55,7 +58,7 @@ pub enum Report {
 
 impl Report {
     /// Every report.
-    pub const ALL: [Report; 17] = [
+    pub const ALL: [Report; 18] = [
         Report::SkillsQuery,
         Report::SkillsStats,
         Report::SkillsTop,
@@ -66,6 +69,7 @@ impl Report {
         Report::CujPercentiles,
         Report::CujSummary,
         Report::CujHighlights,
+        Report::CujTrends,
         Report::ProgressHistory,
         Report::ProgressCurrent,
         Report::ProgressRuns,
@@ -101,6 +105,7 @@ impl Report {
             Report::CujPercentiles => q!("cuj_percentiles"),
             Report::CujSummary => q!("cuj_summary"),
             Report::CujHighlights => q!("cuj_highlights"),
+            Report::CujTrends => q!("cuj_trends"),
             Report::ProgressHistory => q!("progress_history"),
             Report::ProgressCurrent => q!("progress_current"),
             Report::ProgressRuns => q!("progress_runs"),

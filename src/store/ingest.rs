@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
@@ -34,6 +36,17 @@ pub struct IngestOptions {
     pub memory_budget: usize,
     /// Bytes read from a source at a time.
     pub block_size: usize,
+    /// Counters a caller may watch (e.g. for a progress bar).
+    pub progress: Option<Arc<IngestProgress>>,
+}
+
+/// Live progress of a run: bytes to read (known once sources are found) and bytes read.
+#[derive(Debug, Default)]
+pub struct IngestProgress {
+    /// Bytes past the ledger offsets of every source found.
+    pub total: AtomicU64,
+    /// Bytes read so far.
+    pub done: AtomicU64,
 }
 
 impl Default for IngestOptions {
@@ -42,6 +55,7 @@ impl Default for IngestOptions {
             dirs: Vec::new(),
             memory_budget: 256 << 20,
             block_size: 16 << 20,
+            progress: None,
         }
     }
 }
@@ -144,6 +158,10 @@ pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Resul
     let mut dirs = catalog.source_dirs()?;
     dirs.extend(opts.dirs.iter().cloned());
     let sources = discover(layout, &dirs)?;
+    if let Some(p) = &opts.progress {
+        p.total
+            .store(pending_bytes(&catalog, &sources), Ordering::Relaxed);
+    }
     // Decoding (this thread) and writing + committing (the flusher thread) overlap; at most one
     // batch of pending rows waits between them, so memory stays within twice the budget.
     let reader = Catalog::open(&layout.catalog())?;
@@ -187,6 +205,22 @@ pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Resul
     })?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Bytes not yet ingested over `sources` (a file the ledger does not know counts whole).
+fn pending_bytes(catalog: &Catalog, sources: &[SourceFile]) -> u64 {
+    sources
+        .iter()
+        .filter_map(|src| {
+            let size = std::fs::metadata(&src.path).ok()?.len();
+            let offset = catalog
+                .source(&src.path.to_string_lossy())
+                .ok()
+                .flatten()
+                .map_or(0, |s| s.offset);
+            Some(size.saturating_sub(offset.min(size)))
+        })
+        .sum()
 }
 
 #[derive(Default)]
@@ -273,6 +307,9 @@ impl Run<'_> {
                 stats.rows += decoded.rows;
                 stats.quarantined += decoded.rejected.len() as u64;
                 stats.bytes_in += end - offset;
+                if let Some(p) = &self.opts.progress {
+                    p.done.fetch_add(end - offset, Ordering::Relaxed);
+                }
                 offset = end;
                 lines += decoded.lines;
                 self.add(src, &key, decoded, offset, lines);

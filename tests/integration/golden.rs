@@ -54,6 +54,7 @@ const CASES: &[(&str, &[&str], &str)] = &[
     ),
     ("cuj_summary", &["dashboard"], "/summary/cujs/7d_summary"),
     ("cuj_highlights", &["dashboard"], "/highlights"),
+    ("cuj_trends", &["dashboard"], "/trends"),
     (
         "progress_history",
         &["progress", "history", "--limit", "6"],

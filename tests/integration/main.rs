@@ -7,6 +7,8 @@ mod fixtures;
 mod golden;
 mod interop;
 mod record;
+mod repl;
 mod reports;
 mod secrets;
+mod terminal;
 mod util;
