@@ -261,10 +261,10 @@ fn latency_chart(providers: &Value) -> String {
         .values()
         .flat_map(|p| keys.iter().filter_map(|(k, _)| p[*k].as_f64()))
         .fold(1.0_f64, f64::max);
-    let (w, left, bar, gap) = (640.0, 110.0, 9.0, 12.0);
+    let (w, left, bar, gap) = (640.0, 110.0, 15.0, 14.0);
     let group = bar * 3.0 + gap;
     let ht = map.len() as f64 * group + 36.0;
-    let scale = (w - left - 90.0) / max;
+    let scale = (w - left - 120.0) / max;
     let mut s = format!(
         r#"<svg viewBox="0 0 {w} {ht}" role="img" aria-label="Provider latency percentiles">"#
     );
@@ -356,9 +356,9 @@ fn hbars(items: &[(String, f64, String)], label: &str, color: &str) -> String {
             y + 11.0,
             esc(&short),
             y + 15.0,
-            (v / max * 420.0).max(1.0),
+            (v / max * 340.0).max(1.0),
             esc(name),
-            (v / max * 420.0).max(1.0) + 6.0,
+            (v / max * 340.0).max(1.0) + 6.0,
             y + 24.0,
             esc(note)
         );

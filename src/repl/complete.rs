@@ -154,7 +154,8 @@ mod tests {
         n.tables.insert("cuj_runs".into());
         n.tables.insert("system.files".into());
         n.functions.insert("error_pattern".into());
-        assert_eq!(n.complete("succ"), vec!["success"]);
+        // Columns come first; keywords (SUCCEEDS) after.
+        assert_eq!(n.complete("succ")[0], "success");
         assert_eq!(n.complete("cuj_r"), vec!["cuj_runs"]);
         assert_eq!(n.complete("system.f"), vec!["system.files"]);
         assert_eq!(n.complete("error_p"), vec!["error_pattern"]);
