@@ -35,6 +35,11 @@ pub enum Command {
         after_help = "Example:\n  obsq ingest --source ~/project/.claude/context\n\nExit codes: 0 all lines stored, 3 some lines quarantined, 2 error."
     )]
     Ingest(IngestArgs),
+    /// Merge small Parquet files per stream and day, drop duplicate events, swap atomically.
+    #[command(
+        after_help = "Example:\n  obsq compact\n  obsq compact --stream cuj --date 2026-11-28 --target-mb 64"
+    )]
+    Compact(CompactArgs),
     /// Manage external source directories (the original tools' `.claude/context` folders).
     #[command(
         after_help = "Example:\n  obsq source add ~/project/.claude/context\n  obsq source list"
@@ -246,6 +251,29 @@ pub struct IngestArgs {
     /// Decoded data held in memory before each commit, in MiB.
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub memory_mb: usize,
+    /// Afterwards, compact partitions holding more than N small files (0: never).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub compact_after: usize,
+}
+
+/// `obsq compact`.
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Only this stream (skill, cuj, progress, provider, or a table name).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Only this UTC day, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// Merged files grow up to about this size, in MiB.
+    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    pub target_mb: u64,
+    /// Merge a partition only when it has at least this many small files.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub min_files: usize,
+    /// Keep replaced files this long, for queries that started before the swap (e.g. 10m, 0s).
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub grace: String,
 }
 
 /// `obsq source …`.

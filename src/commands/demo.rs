@@ -30,6 +30,7 @@ pub fn run(config: &Config, args: &DemoArgs) -> Result<u8> {
         &IngestArgs {
             sources: vec![sample],
             memory_mb: 256,
+            compact_after: 16,
         },
     )?;
     super::report::dashboard(

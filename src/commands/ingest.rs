@@ -25,6 +25,7 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
     let progress = std::sync::Arc::new(IngestProgress::default());
     let opts = IngestOptions {
         progress: Some(progress.clone()),
+        compact_after: args.compact_after,
         memory_budget: budget,
         // Small budgets read small blocks, so they commit often (and hold little).
         block_size: (budget / 4).clamp(64 << 10, 16 << 20),
@@ -35,6 +36,12 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
     drop(bar);
     let report = report?;
     show_summary(&report)?;
+    if report.compacted_files > 0 {
+        eprintln!(
+            "compacted: {} small files merged (more than {} in a partition)",
+            report.compacted_files, args.compact_after
+        );
+    }
     Ok(if report.quarantined() > 0 {
         EXIT_QUARANTINED
     } else {

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`run`] dispatches. Commands compute results and hand them to the
 //! render layer; they return the process exit code.
 
+pub mod compact;
 pub mod demo;
 pub mod generate;
 pub mod ingest;
@@ -24,6 +25,7 @@ pub fn run(config: &Config, command: Command) -> Result<u8> {
     match command {
         Command::Record { event } => record::run(config, event),
         Command::Ingest(args) => ingest::run(config, &args),
+        Command::Compact(args) => compact::run(config, &args),
         Command::Source { action } => source::run(config, action),
         Command::Generate(args) => generate::run(&args),
         Command::Sql(args) => sql::run(config, &args),

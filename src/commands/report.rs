@@ -118,9 +118,13 @@ pub fn progress(config: &Config, cmd: ProgressCmd) -> Result<u8> {
             job(Report::ProgressHistory, p, report)
         }
         ProgressCmd::Current { run, report } => {
+            // The latest event of the run: its history limited to one, as an object (null if none).
             let mut p = params(&report, Window::All)?;
             p.set("run", Value::Text(run));
-            job(Report::ProgressCurrent, p, report)
+            p.set("limit", Value::Int(1));
+            let mut j = job(Report::ProgressHistory, p, report);
+            j.shape = Some(Shape::Object { optional: false });
+            j
         }
         ProgressCmd::Watch { run, until_done } => {
             return super::watch::run(config, run.as_deref(), until_done);

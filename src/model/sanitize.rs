@@ -46,6 +46,7 @@ const TRIGGERS: &[&str] = &[
     "credential",
     "cookie",
     "\\u",
+    "[redacted].",
 ];
 
 fn triggers() -> &'static AhoCorasick {
@@ -107,6 +108,9 @@ fn rules() -> &'static [Rule] {
                     }
                 },
             ),
+            // The original tool's `Bearer`/`token=` redaction stopped at the first `.`, leaving a
+            // JWT's payload and signature (`[REDACTED].eyJ….sig`): those parts go too.
+            r(r"\[REDACTED\](?:\.[A-Za-z0-9_-]{2,}){1,2}", whole),
         ]
     })
 }
@@ -459,6 +463,14 @@ mod tests {
     fn text_rules() {
         let t = sanitize_text("Auth header Bearer abc.def.ghi refused");
         assert_eq!(t, "Auth header Bearer [REDACTED] refused");
+        assert_eq!(
+            sanitize_text("Access token=[REDACTED].eyJzdWIiOiIxMjMifQ.sig expired"),
+            "Access token=[REDACTED] expired"
+        );
+        assert_eq!(
+            sanitize_text("Auth header Bearer [REDACTED].def.ghi refused"),
+            "Auth header Bearer [REDACTED] refused"
+        );
         assert_eq!(
             sanitize_text("login with password=hunter2 failed"),
             "login with password=[REDACTED] failed"

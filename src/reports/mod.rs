@@ -40,10 +40,8 @@ pub enum Report {
     CujHighlights,
     /// The dashboard's per-CUJ trend lines.
     CujTrends,
-    /// `progress history`.
+    /// `progress history` (and `progress current`: the latest one).
     ProgressHistory,
-    /// `progress current`.
-    ProgressCurrent,
     /// `progress runs`.
     ProgressRuns,
     /// `provider status`.
@@ -58,7 +56,7 @@ pub enum Report {
 
 impl Report {
     /// Every report.
-    pub const ALL: [Report; 18] = [
+    pub const ALL: [Report; 17] = [
         Report::SkillsQuery,
         Report::SkillsStats,
         Report::SkillsTop,
@@ -71,7 +69,6 @@ impl Report {
         Report::CujHighlights,
         Report::CujTrends,
         Report::ProgressHistory,
-        Report::ProgressCurrent,
         Report::ProgressRuns,
         Report::ProviderStatus,
         Report::ProviderOverall,
@@ -107,7 +104,6 @@ impl Report {
             Report::CujHighlights => q!("cuj_highlights"),
             Report::CujTrends => q!("cuj_trends"),
             Report::ProgressHistory => q!("progress_history"),
-            Report::ProgressCurrent => q!("progress_current"),
             Report::ProgressRuns => q!("progress_runs"),
             Report::ProviderStatus => q!("provider_status"),
             Report::ProviderOverall => q!("provider_overall"),

@@ -107,7 +107,8 @@ CREATE TABLE IF NOT EXISTS files(
     min_ts INTEGER,
     max_ts INTEGER,
     state TEXT NOT NULL,           -- live | retired
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    retired_at INTEGER             -- epoch ms; retired files are deleted after a grace period
 );
 CREATE INDEX IF NOT EXISTS files_by_stream ON files(kind, state, stream, date);
 CREATE TABLE IF NOT EXISTS sources(
@@ -162,6 +163,18 @@ impl Catalog {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err("configure"))?;
         conn.execute_batch(SCHEMA).map_err(err("create tables"))?;
+        // Catalogs created before compaction existed lack `retired_at`.
+        let has_retired_at: bool = conn
+            .query_row(
+                "SELECT count(*) > 0 FROM pragma_table_info('files') WHERE name = 'retired_at'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err("read the catalog schema"))?;
+        if !has_retired_at {
+            conn.execute_batch("ALTER TABLE files ADD COLUMN retired_at INTEGER")
+                .map_err(err("upgrade the catalog schema"))?;
+        }
         Ok(Catalog {
             conn,
             path: path.to_path_buf(),
@@ -218,6 +231,35 @@ impl Catalog {
             });
         }
         Ok(out)
+    }
+
+    /// Paths of files retired before `before_ms` (their grace period is over).
+    pub fn retired_before(&self, before_ms: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path FROM files WHERE state = 'retired' AND retired_at <= ?1 ORDER BY path",
+            )
+            .map_err(self.err("read files"))?;
+        let paths = stmt
+            .query_map(params![before_ms], |r| r.get::<_, String>(0))
+            .map_err(self.err("read files"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("read files"))?;
+        Ok(paths)
+    }
+
+    /// Forgets retired files whose objects were deleted.
+    pub fn forget_retired(&self, paths: &[String]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM files WHERE path = ?1 AND state = 'retired'")
+            .map_err(self.err("forget retired files"))?;
+        for p in paths {
+            stmt.execute(params![p])
+                .map_err(self.err("forget retired files"))?;
+        }
+        Ok(())
     }
 
     /// Every object path the catalog knows (any kind, any state): the rest are orphans.
@@ -368,10 +410,19 @@ impl Catalog {
                 .map_err(err("insert files"))?;
             }
             let mut retire = tx
-                .prepare_cached("UPDATE files SET state = 'retired' WHERE path = ?1")
+                .prepare_cached(
+                    "UPDATE files SET state = 'retired', retired_at = ?2 WHERE path = ?1 AND state = 'live'",
+                )
                 .map_err(err("retire files"))?;
+            let now = now_ms();
             for p in &c.retire {
-                retire.execute(params![p]).map_err(err("retire files"))?;
+                let n = retire
+                    .execute(params![p, now])
+                    .map_err(err("retire files"))?;
+                if n != 1 {
+                    // Another writer changed the file meanwhile: nothing of this commit may land.
+                    return Err(rusqlite::Error::QueryReturnedNoRows).map_err(err("retire files"));
+                }
             }
             let mut src = tx
                 .prepare_cached(

@@ -38,6 +38,8 @@ pub struct IngestOptions {
     pub block_size: usize,
     /// Counters a caller may watch (e.g. for a progress bar).
     pub progress: Option<Arc<IngestProgress>>,
+    /// After the run, compact partitions with more than this many small files (0: never).
+    pub compact_after: usize,
 }
 
 /// Live progress of a run: bytes to read (known once sources are found) and bytes read.
@@ -56,6 +58,7 @@ impl Default for IngestOptions {
             memory_budget: 256 << 20,
             block_size: 16 << 20,
             progress: None,
+            compact_after: 16,
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct IngestReport {
     pub seconds: f64,
     /// Commits (flushes) made.
     pub commits: u64,
+    /// Small files merged away by the compaction trigger.
+    pub compacted_files: u64,
 }
 
 impl IngestReport {
@@ -203,8 +208,22 @@ pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Resul
         report.commits = written.commits;
         Ok::<_, Error>(report)
     })?;
+    if opts.compact_after > 0 {
+        report.compacted_files =
+            super::compact::compact_crowded(objects, &mut catalog, opts.compact_after)?.files_in;
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Staging → fsync → rename into place. Not visible to anyone until the catalog commit.
+pub(crate) fn publish(objects: &Objects, path: &str, bytes: Bytes) -> Result<()> {
+    let staging = Layout::staging_object(path.rsplit('/').next().unwrap_or("file"));
+    objects.put(&staging, bytes)?;
+    fault::point("staged");
+    objects.rename(&staging, path)?;
+    fault::point("renamed");
+    Ok(())
 }
 
 /// Bytes not yet ingested over `sources` (a file the ledger does not know counts whole).
@@ -409,14 +428,8 @@ impl Flusher<'_> {
         Ok(())
     }
 
-    /// Staging → fsync → rename into place. Not visible to anyone until the catalog commit.
     fn publish(&self, path: &str, bytes: Bytes) -> Result<()> {
-        let staging = Layout::staging_object(path.rsplit('/').next().unwrap_or("file"));
-        self.objects.put(&staging, bytes)?;
-        fault::point("staged");
-        self.objects.rename(&staging, path)?;
-        fault::point("renamed");
-        Ok(())
+        publish(self.objects, path, bytes)
     }
 
     fn write_quarantine(

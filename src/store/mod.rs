@@ -2,6 +2,7 @@
 //! Parquet files through `object_store`, and the exactly-once ingest pipeline.
 
 pub mod catalog;
+pub mod compact;
 pub mod decode;
 pub mod fault;
 pub mod ingest;

@@ -79,6 +79,14 @@ impl Objects {
         Ok(())
     }
 
+    /// Reads a whole object.
+    pub fn get(&self, path: &str) -> Result<Bytes> {
+        let p = ObjPath::from(path);
+        self.rt
+            .block_on(async { self.store.get(&p).await?.bytes().await })
+            .map_err(os_err("read", path))
+    }
+
     /// Deletes an object; a missing one is not an error.
     pub fn delete(&self, path: &str) -> Result<()> {
         match self.rt.block_on(self.store.delete(&ObjPath::from(path))) {

@@ -60,7 +60,6 @@ const CASES: &[(&str, &[&str], &str)] = &[
         &["progress", "history", "--limit", "6"],
         "",
     ),
-    ("progress_current", &["progress", "current", "run-002"], ""),
     ("progress_runs", &["progress", "runs"], ""),
     (
         "provider_status",

@@ -1,6 +1,7 @@
 //! obsq tested as users run it: the binary on temporary data roots.
 
 mod bad_input;
+mod compact;
 mod concurrency;
 mod crash;
 mod fixtures;
