@@ -40,6 +40,9 @@ pub enum Command {
         after_help = "Example:\n  obsq compact\n  obsq compact --stream cuj --date 2026-11-28 --target-mb 64"
     )]
     Compact(CompactArgs),
+    /// Storage health: small-file debt, quarantined lines, ingest lag, schema drift — with actions.
+    #[command(after_help = "Example:\n  obsq doctor\n  obsq doctor --format json")]
+    Doctor(DoctorArgs),
     /// Manage external source directories (the original tools' `.claude/context` folders).
     #[command(
         after_help = "Example:\n  obsq source add ~/project/.claude/context\n  obsq source list"
@@ -615,4 +618,18 @@ pub struct ReplArgs {
     /// Leave out events not yet ingested.
     #[arg(long)]
     pub no_fresh: bool,
+}
+
+/// `obsq doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The clock, RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// A partition with this many files under 16 MiB is worth compacting.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub min_small: u32,
+    /// Output format (default: table on a terminal, else JSON).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }

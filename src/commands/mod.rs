@@ -26,6 +26,7 @@ pub fn run(config: &Config, command: Command) -> Result<u8> {
         Command::Record { event } => record::run(config, event),
         Command::Ingest(args) => ingest::run(config, &args),
         Command::Compact(args) => compact::run(config, &args),
+        Command::Doctor(args) => report::doctor(config, &args),
         Command::Source { action } => source::run(config, action),
         Command::Generate(args) => generate::run(&args),
         Command::Sql(args) => sql::run(config, &args),

@@ -21,7 +21,7 @@ use crate::render::{Cell, Format, render, rows_to_batch};
 use crate::repl::complete::{Names, ReplHelper};
 use crate::repl::meta::{HELP, Meta};
 use crate::repl::split::split_statements;
-use crate::reports::table_fn::{FUNCTIONS, register};
+use crate::reports::table_fn::{FUNCTIONS, register, register_views};
 
 /// The shell's state between inputs.
 struct Shell {
@@ -52,6 +52,7 @@ pub fn run(config: &Config, args: &ReplArgs) -> Result<u8> {
     };
     let ctx = rt.block_on(async { session(&config.layout, &objects, &opts) })?;
     register(&ctx, now);
+    rt.block_on(register_views(&ctx, now))?;
     let interactive = std::io::stdin().is_terminal();
     let mut shell = Shell {
         rt,

@@ -4,8 +4,8 @@
 use datafusion::prelude::SessionContext;
 
 use crate::cli::{
-    CujCmd, DashboardArgs, DashboardFormat, ProgressCmd, ProviderCmd, ReportArgs, SkillFilterArgs,
-    SkillsCmd,
+    CujCmd, DashboardArgs, DashboardFormat, DoctorArgs, ProgressCmd, ProviderCmd, ReportArgs,
+    SkillFilterArgs, SkillsCmd,
 };
 use crate::config::Config;
 use crate::engine::{EngineOptions, session};
@@ -174,6 +174,19 @@ pub fn provider(config: &Config, cmd: ProviderCmd) -> Result<u8> {
         }
     };
     execute(config, job)
+}
+
+/// Runs `obsq doctor`.
+pub fn doctor(config: &Config, args: &DoctorArgs) -> Result<u8> {
+    let mut p = Params::new(parse_now(args.now.as_deref())?, Window::All);
+    p.set("min_small", Value::Int(i64::from(args.min_small.max(1))));
+    let report = ReportArgs {
+        now: args.now.clone(),
+        window: None,
+        format: args.format,
+        no_fresh: false,
+    };
+    execute(config, job(Report::Doctor, p, report))
 }
 
 /// Runs `obsq dashboard`.

@@ -24,7 +24,9 @@ pub fn run(config: &Config, args: &SqlArgs) -> Result<u8> {
     };
     let batches = rt.block_on(async {
         let ctx = session(&config.layout, &objects, &opts)?;
-        crate::reports::table_fn::register(&ctx, crate::model::timefmt::now_ms());
+        let now = crate::model::timefmt::now_ms();
+        crate::reports::table_fn::register(&ctx, now);
+        crate::reports::table_fn::register_views(&ctx, now).await?;
         run_user_sql(&ctx, &query).await
     })?;
     let format = args.format.unwrap_or_else(Format::default_for_stdout);

@@ -44,7 +44,9 @@ pub fn render_report(sections: &[Section], format: Format, out: &mut dyn Write) 
                     }
                     .map_err(out_err)?;
                 }
-                if is_single_row(s) && s.rows() == 1 {
+                if s.rows() == 0 {
+                    writeln!(out, "(none)").map_err(out_err)?;
+                } else if is_single_row(s) && s.rows() == 1 {
                     // A one-row section reads better as `field | value` lines, with no row count.
                     super::table_without_count(&transpose(s)?, format == Format::Markdown, out)?;
                 } else {

@@ -50,13 +50,15 @@ pub enum Report {
     ProviderOverall,
     /// `provider compare`.
     ProviderCompare,
-    /// Storage health (dashboard, doctor).
+    /// Storage health (dashboard).
     StorageHealth,
+    /// `doctor`: findings with suggested actions.
+    Doctor,
 }
 
 impl Report {
     /// Every report.
-    pub const ALL: [Report; 17] = [
+    pub const ALL: [Report; 18] = [
         Report::SkillsQuery,
         Report::SkillsStats,
         Report::SkillsTop,
@@ -74,6 +76,7 @@ impl Report {
         Report::ProviderOverall,
         Report::ProviderCompare,
         Report::StorageHealth,
+        Report::Doctor,
     ];
 
     /// The file name in `queries/` without `.sql` (also the report's name).
@@ -109,6 +112,7 @@ impl Report {
             Report::ProviderOverall => q!("provider_overall"),
             Report::ProviderCompare => q!("provider_compare"),
             Report::StorageHealth => q!("storage_health"),
+            Report::Doctor => q!("doctor"),
         }
     }
 

@@ -124,6 +124,7 @@ impl Params {
         p.set("by_model", Value::Bool(false));
         p.set("top", Value::Int(10));
         p.set("stall_ms", Value::Int(600_000));
+        p.set("min_small", Value::Int(4));
         p.set("pct", Value::Token("percentile_disc"));
         p.set_trend(24, 3_600_000);
         p

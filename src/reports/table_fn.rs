@@ -241,6 +241,25 @@ impl TableFunctionImpl for Bound {
     }
 }
 
+/// Registers the doctor's findings as read-only views: `system.health` (one row per check, with
+/// a suggested action) and `system.partitions` (files, bytes, rows, small files per stream and day).
+pub async fn register_views(ctx: &SessionContext, now_ms: i64) -> crate::error::Result<()> {
+    let query = Report::Doctor.query()?;
+    let params = Params::new(now_ms, Window::All);
+    for (section, name) in [
+        ("checks", "system.health"),
+        ("partitions", "system.partitions"),
+    ] {
+        let Some(spec) = query.sections.iter().find(|s| s.path == [section]) else {
+            continue;
+        };
+        let sql = params.bind(&query.statement(spec))?;
+        let view = ctx.sql(&sql).await?.into_view();
+        ctx.register_table(name, view)?;
+    }
+    Ok(())
+}
+
 /// A literal argument as text (`NULL` → None).
 fn literal(e: &Expr) -> Option<String> {
     match e {

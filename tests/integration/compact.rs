@@ -117,3 +117,59 @@ fn ingest_compacts_crowded_partitions() {
     }
     assert_eq!(before[0].split(',').next(), Some("600"));
 }
+
+#[test]
+fn doctor_reports_small_files_and_quarantine_with_actions() {
+    let env = Env::new();
+    ingest_rounds(&env, 5, "0");
+    let ctx = env.path("ctx/analytics");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("cuj-metrics.jsonl"),
+        "{\"timestamp\":\"2026-11-28T01:00:00.000Z\",\"cuj_id\":\"CUJ-9\",\"success\":true}\n{not json\n",
+    )
+    .unwrap();
+    env.run_ok(
+        &[
+            "ingest",
+            "--source",
+            env.path("ctx").to_str().unwrap(),
+            "--compact-after",
+            "0",
+        ],
+        3,
+    );
+    let doctor = |env: &Env| -> serde_json::Value {
+        serde_json::from_slice(&env.run_ok(&["doctor", "--format", "json"], 0).stdout).unwrap()
+    };
+    let d = doctor(&env);
+    let check = |d: &serde_json::Value, name: &str| {
+        d["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let small = check(&d, "small files");
+    assert_eq!(small["status"], "warn", "{small}");
+    assert_eq!(small["action"], "run: obsq compact");
+    let q = check(&d, "quarantine");
+    assert_eq!(q["status"], "warn");
+    assert!(q["detail"].as_str().unwrap().starts_with("1 lines"), "{q}");
+    assert!(
+        d["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["action"] == "obsq compact --stream cuj_runs --date 2026-11-27")
+    );
+    assert_eq!(d["quarantine"][0]["first_line"], 2);
+    // The same findings as a system table.
+    let rows = env.csv_rows("SELECT \"check\", status FROM system.health ORDER BY \"check\"");
+    assert!(rows.contains(&"small files,warn".to_string()), "{rows:?}");
+    // Following the advice clears the finding.
+    env.run_ok(&["compact"], 0);
+    assert_eq!(check(&doctor(&env), "small files")["status"], "ok");
+}

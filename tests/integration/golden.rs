@@ -77,6 +77,7 @@ const CASES: &[(&str, &[&str], &str)] = &[
         "",
     ),
     ("storage_health", &["dashboard"], "/summary/storage"),
+    ("doctor", &["doctor"], ""),
 ];
 
 fn golden_dir() -> PathBuf {
