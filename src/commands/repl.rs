@@ -33,6 +33,9 @@ struct Shell {
     quit: bool,
     /// SQL typed so far that does not end a statement yet.
     pending: String,
+    /// SIGINT, listened to from the start so that Ctrl-C during a query never kills the shell.
+    #[cfg(unix)]
+    sigint: tokio::signal::unix::Signal,
 }
 
 /// Runs `obsq repl`.
@@ -54,6 +57,12 @@ pub fn run(config: &Config, args: &ReplArgs) -> Result<u8> {
     register(&ctx, now);
     rt.block_on(register_views(&ctx, now))?;
     let interactive = std::io::stdin().is_terminal();
+    #[cfg(unix)]
+    let sigint = {
+        let _ctx = rt.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .map_err(|e| Error::io("listen for", "Ctrl-C (SIGINT)", e))?
+    };
     let mut shell = Shell {
         rt,
         ctx,
@@ -66,6 +75,8 @@ pub fn run(config: &Config, args: &ReplArgs) -> Result<u8> {
         failed: 0,
         quit: false,
         pending: String::new(),
+        #[cfg(unix)]
+        sigint,
     };
     if interactive {
         interactive_loop(&mut shell, &config.layout.root().join("repl_history"))?;
@@ -150,10 +161,15 @@ impl Shell {
 
     fn sql(&mut self, sql: &str) {
         let start = Instant::now();
+        #[cfg(unix)]
+        let interrupted = self.sigint.recv();
+        #[cfg(not(unix))]
+        let interrupted = tokio::signal::ctrl_c();
+        let ctx = &self.ctx;
         let run = self.rt.block_on(async {
             tokio::select! {
-                r = run_user_sql(&self.ctx, sql) => r.map(Some),
-                _ = tokio::signal::ctrl_c() => Ok(None),
+                r = run_user_sql(ctx, sql) => r.map(Some),
+                _ = interrupted => Ok(None),
             }
         });
         match run {
@@ -165,7 +181,7 @@ impl Shell {
                     eprintln!("({rows} row{s} in {:.3} s)", start.elapsed().as_secs_f64());
                 }
             }
-            Ok(None) => eprintln!("cancelled"),
+            Ok(None) => eprintln!("cancelled (Ctrl-C)"),
             Err(e) => self.fail(&chain(&e)),
         }
     }

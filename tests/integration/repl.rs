@@ -81,6 +81,12 @@ fn interactive_shell_completes_columns_and_keeps_history() {
         {"expect": "read-only"},
         {"send": "SELECT 1 AS one;\r"},
         {"expect": "1 row in"},
+        {"send": "SELECT count(*) FROM range(0, 100000000000) AS a, range(0, 1000) AS b;\r"},
+        {"send": "\u0003"},
+        {"expect": "cancelled (Ctrl-C)"},
+        {"expect": "obsq> "},
+        {"send": "SELECT 2 AS two;\r"},
+        {"expect": "two"},
         {"send": "\u0004"}
     ]"#;
     let script = env.path("steps.json");
