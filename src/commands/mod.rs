@@ -1,6 +1,7 @@
 //! One module per subcommand; [`run`] dispatches. Commands compute results and hand them to the
 //! render layer; they return the process exit code.
 
+pub mod backfill;
 pub mod compact;
 pub mod demo;
 pub mod generate;
@@ -25,6 +26,7 @@ pub fn run(config: &Config, command: Command) -> Result<u8> {
     match command {
         Command::Record { event } => record::run(config, event),
         Command::Ingest(args) => ingest::run(config, &args),
+        Command::Backfill(args) => backfill::run(config, &args),
         Command::Compact(args) => compact::run(config, &args),
         Command::Doctor(args) => report::doctor(config, &args),
         Command::Source { action } => source::run(config, action),

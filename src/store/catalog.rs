@@ -120,6 +120,12 @@ CREATE TABLE IF NOT EXISTS sources(
     lines INTEGER NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS backfilled(
+    content_id TEXT PRIMARY KEY,   -- xxh3-128 of the decompressed content
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS source_dirs(
     path TEXT PRIMARY KEY,
     added_at TEXT NOT NULL
@@ -231,6 +237,33 @@ impl Catalog {
             });
         }
         Ok(out)
+    }
+
+    /// True when an input with this content hash was backfilled completely.
+    pub fn is_backfilled(&self, content_id: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT count(*) > 0 FROM backfilled WHERE content_id = ?1",
+                params![content_id],
+                |r| r.get(0),
+            )
+            .map_err(self.err("read backfilled"))
+    }
+
+    /// Records backfilled inputs: (content hash, path, decompressed bytes).
+    pub fn mark_backfilled(&self, done: &[(String, String, u64)]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO backfilled(content_id, path, bytes, at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(self.err("record backfilled"))?;
+        let at = iso_ms(now_ms());
+        for (id, path, bytes) in done {
+            stmt.execute(params![id, path, *bytes as i64, at])
+                .map_err(self.err("record backfilled"))?;
+        }
+        Ok(())
     }
 
     /// Paths of files retired before `before_ms` (their grace period is over).

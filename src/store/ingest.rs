@@ -40,6 +40,8 @@ pub struct IngestOptions {
     pub progress: Option<Arc<IngestProgress>>,
     /// After the run, compact partitions with more than this many small files (0: never).
     pub compact_after: usize,
+    /// Files to read besides the discovered ones (backfill inputs).
+    pub files: Vec<SourceFile>,
 }
 
 /// Live progress of a run: bytes to read (known once sources are found) and bytes read.
@@ -59,6 +61,7 @@ impl Default for IngestOptions {
             block_size: 16 << 20,
             progress: None,
             compact_after: 16,
+            files: Vec::new(),
         }
     }
 }
@@ -162,7 +165,10 @@ pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Resul
     recover(objects, &catalog)?;
     let mut dirs = catalog.source_dirs()?;
     dirs.extend(opts.dirs.iter().cloned());
-    let sources = discover(layout, &dirs)?;
+    let mut sources = discover(layout, &dirs)?;
+    sources.extend(opts.files.iter().cloned());
+    sources.sort();
+    sources.dedup_by(|a, b| a.path == b.path);
     if let Some(p) = &opts.progress {
         p.total
             .store(pending_bytes(&catalog, &sources), Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! Everything obsq writes: the data-root layout, the SQLite catalog, landing JSONL (`record`),
 //! Parquet files through `object_store`, and the exactly-once ingest pipeline.
 
+pub mod backfill;
 pub mod catalog;
 pub mod compact;
 pub mod decode;

@@ -1,5 +1,6 @@
 //! obsq tested as users run it: the binary on temporary data roots.
 
+mod backfill;
 mod bad_input;
 mod compact;
 mod concurrency;
