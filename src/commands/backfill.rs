@@ -3,20 +3,12 @@
 use crate::cli::BackfillArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::Stream;
 use crate::store::backfill::{backfill, expand};
 use crate::store::ingest::{IngestOptions, IngestProgress};
 
 /// Runs `obsq backfill`.
 pub fn run(config: &Config, args: &BackfillArgs) -> Result<u8> {
-    let stream = match &args.stream {
-        Some(s) => Some(Stream::from_name(s).ok_or_else(|| {
-            Error::Usage(format!(
-                "unknown stream `{s}`: use skill, cuj, progress, provider (or their table names)"
-            ))
-        })?),
-        None => None,
-    };
+    let stream = super::stream_arg(args.stream.as_deref())?;
     let inputs = expand(&args.paths, stream)?;
     if inputs.is_empty() {
         return Err(Error::Usage(

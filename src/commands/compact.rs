@@ -3,7 +3,6 @@
 use crate::cli::CompactArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::Stream;
 use crate::model::timefmt::parse_day;
 use crate::render::{Cell, Format, render, rows_to_batch};
 use crate::reports::params::parse_duration_ms;
@@ -11,14 +10,7 @@ use crate::store::compact::{CompactOptions, compact};
 
 /// Runs `obsq compact`.
 pub fn run(config: &Config, args: &CompactArgs) -> Result<u8> {
-    let stream = match &args.stream {
-        Some(s) => Some(Stream::from_name(s).ok_or_else(|| {
-            Error::Usage(format!(
-                "unknown stream `{s}`: use skill, cuj, progress, provider (or their table names)"
-            ))
-        })?),
-        None => None,
-    };
+    let stream = super::stream_arg(args.stream.as_deref())?;
     let day = match &args.date {
         Some(d) => Some(
             parse_day(d)

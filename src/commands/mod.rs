@@ -64,3 +64,15 @@ fn completions(shell: clap_complete::Shell) -> Result<u8> {
     clap_complete::generate(shell, &mut cmd, "obsq", &mut std::io::stdout());
     Ok(0)
 }
+
+/// A `--stream` value: a stream's short or table name.
+fn stream_arg(name: Option<&str>) -> Result<Option<crate::model::Stream>> {
+    name.map(|s| {
+        crate::model::Stream::from_name(s).ok_or_else(|| {
+            Error::Usage(format!(
+                "unknown stream `{s}`: use skill, cuj, progress, provider (or their table names)"
+            ))
+        })
+    })
+    .transpose()
+}
