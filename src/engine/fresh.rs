@@ -31,7 +31,7 @@ pub struct SourceLag {
 /// The fresh tail and the ingest lag of every source.
 #[derive(Debug, Default)]
 pub struct Fresh {
-    /// Fresh rows per stream, with the `date` column added (table schema).
+    /// Fresh rows per stream, with the `date` column added ([`Stream::scan_schema`]).
     pub batches: BTreeMap<Stream, Vec<RecordBatch>>,
     /// Every source file found, with its lag.
     pub lag: Vec<SourceLag>,
@@ -82,6 +82,6 @@ pub fn read_fresh(layout: &Layout, snap: &Snapshot, decode: bool) -> Result<Fres
 pub fn with_date(stream: Stream, batch: RecordBatch, day: i32) -> Result<RecordBatch> {
     let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
     cols.push(Arc::new(Date32Array::from(vec![day; batch.num_rows()])));
-    RecordBatch::try_new(stream.table_schema(), cols)
+    RecordBatch::try_new(stream.scan_schema(), cols)
         .map_err(|e| Error::arrow("adding the date column", e))
 }

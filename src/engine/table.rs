@@ -1,5 +1,6 @@
 //! [`StreamTable`]: a DataFusion table over a stream's live Parquet files (listed by the catalog,
-//! never by listing directories) and its fresh in-memory rows.
+//! never by listing directories) and its fresh in-memory rows. `event_id` is not stored: a scan
+//! that needs it computes it from the stored columns.
 
 use std::sync::Arc;
 
@@ -18,16 +19,22 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::ScalarUDF;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::union::UnionExec;
 
 use crate::model::Stream;
+use crate::model::identity::id_inputs;
 use crate::model::schema::DATE_COL;
 use crate::store::catalog::FileEntry;
 
 use super::ROOT_URL;
+use super::udf::EventIdFn;
 
 /// One stream's table.
 #[derive(Debug)]
@@ -98,6 +105,73 @@ impl TableProvider for StreamTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let table = self.schema();
+        let stored = self.stream.scan_schema();
+        let wanted: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..table.fields().len()).collect(),
+        };
+        let to_stored = |i: usize| stored.index_of(table.field(i).name());
+        let id_col = table.index_of("event_id")?;
+        if !wanted.contains(&id_col) {
+            let inner = wanted
+                .iter()
+                .map(|&i| to_stored(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            return self.scan_stored(state, inner, filters, limit).await;
+        }
+        // `event_id` is derived (model::identity): scan its inputs too, then compute it.
+        let mut inner = Vec::new();
+        for i in wanted.iter().filter(|&&i| i != id_col) {
+            inner.push(to_stored(*i)?);
+        }
+        for c in id_inputs(self.stream) {
+            let i = stored.index_of(c.name())?;
+            if !inner.contains(&i) {
+                inner.push(i);
+            }
+        }
+        let input = self
+            .scan_stored(state, inner.clone(), filters, limit)
+            .await?;
+        let column = |i: usize| -> Arc<dyn PhysicalExpr> {
+            let pos = inner.iter().position(|&j| j == i).unwrap_or(0);
+            Arc::new(Column::new(stored.field(i).name(), pos))
+        };
+        let args = id_inputs(self.stream)
+            .map(|c| Ok(column(stored.index_of(c.name())?)))
+            .collect::<DfResult<Vec<_>>>()?;
+        let id: Arc<dyn PhysicalExpr> = Arc::new(ScalarFunctionExpr::try_new(
+            Arc::new(ScalarUDF::new_from_impl(EventIdFn::new(self.stream))),
+            args,
+            &input.schema(),
+            Arc::new(state.config_options().clone()),
+        )?);
+        let exprs = wanted
+            .iter()
+            .map(|&i| {
+                let name = table.field(i).name().clone();
+                match i == id_col {
+                    true => Ok(ProjectionExpr::new(id.clone(), name)),
+                    false => Ok(ProjectionExpr::new(column(to_stored(i)?), name)),
+                }
+            })
+            .collect::<DfResult<Vec<_>>>()?;
+        Ok(Arc::new(ProjectionExec::try_new(exprs, input)?))
+    }
+}
+
+impl StreamTable {
+    /// Scans the stored columns `projection` (indices into [`Stream::scan_schema`]) of the live
+    /// files that may hold rows matching `filters`, and of the fresh rows.
+    async fn scan_stored(
+        &self,
+        state: &dyn Session,
+        projection: Vec<usize>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let stored = self.stream.scan_schema();
         let bounds = super::table_prune::Bounds::from_filters(filters);
         let files: Vec<&FileEntry> = self
             .files
@@ -110,17 +184,14 @@ impl TableProvider for StreamTable {
                 ParquetFormat::default().with_options(state.table_options().parquet.clone());
             let table_schema = TableSchema::builder(self.stream.file_schema())
                 .with_table_partition_cols(vec![Arc::new(
-                    self.stream
-                        .table_schema()
-                        .field_with_name(DATE_COL)?
-                        .clone(),
+                    stored.field_with_name(DATE_COL)?.clone(),
                 )])
                 .build();
             let source = format.file_source(table_schema);
             let groups = self.file_groups(&files, state.config().target_partitions());
             let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(ROOT_URL)?, source)
                 .with_file_groups(groups)
-                .with_projection_indices(projection.cloned())?
+                .with_projection_indices(Some(projection.clone()))?
                 .with_limit(limit)
                 .build();
             inputs.push(format.create_physical_plan(state, config).await?);
@@ -128,16 +199,14 @@ impl TableProvider for StreamTable {
         if !self.fresh.is_empty() {
             inputs.push(MemorySourceConfig::try_new_exec(
                 std::slice::from_ref(&self.fresh),
-                self.schema(),
-                projection.cloned(),
+                stored.clone(),
+                Some(projection.clone()),
             )?);
         }
         if inputs.is_empty() {
-            let schema = match projection {
-                Some(p) => Arc::new(self.schema().project(p)?),
-                None => self.schema(),
-            };
-            return Ok(Arc::new(EmptyExec::new(schema)));
+            return Ok(Arc::new(EmptyExec::new(Arc::new(
+                stored.project(&projection)?,
+            ))));
         }
         UnionExec::try_new(inputs)
     }

@@ -1,16 +1,20 @@
 //! obsq's SQL functions: `error_pattern(text)` and the exact nearest-rank `percentile_disc(x, p)`
-//! (`sorted[ceil(p·n) − 1]`, nulls ignored; DataFusion 55 has no `percentile_disc`).
+//! (`sorted[ceil(p·n) − 1]`, nulls ignored; DataFusion 55 has no `percentile_disc`); and
+//! [`EventIdFn`], which derives the `event_id` column in table scans.
 
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, StringArray};
-use arrow::datatypes::{DataType, Field, Float64Type};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, ColumnarValue, ScalarUDF, Volatility, create_udaf, create_udf,
+    Accumulator, AggregateUDF, ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility, create_udaf, create_udf,
 };
 use datafusion::prelude::SessionContext;
 
+use crate::model::Stream;
+use crate::model::identity::{event_id_column, id_inputs};
 use crate::model::pattern::error_pattern_cached;
 
 /// Registers every obsq function on a session.
@@ -33,6 +37,48 @@ pub fn error_pattern_udf() -> ScalarUDF {
             Ok(ColumnarValue::Array(Arc::new(out)))
         }),
     )
+}
+
+/// Derives a stream's `event_id` (never null) from its id-input columns, in
+/// [`id_inputs`] order. Built by table scans; not a SQL function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct EventIdFn {
+    stream: Stream,
+    signature: Signature,
+}
+
+impl EventIdFn {
+    /// The function for `stream`.
+    pub fn new(stream: Stream) -> Self {
+        EventIdFn {
+            stream,
+            signature: Signature::any(id_inputs(stream).count(), Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for EventIdFn {
+    fn name(&self) -> &str {
+        "event_id"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        Ok(Arc::new(Field::new("event_id", DataType::Utf8, false)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let ids = event_id_column(self.stream, &arrays)?;
+        Ok(ColumnarValue::Array(Arc::new(ids)))
+    }
 }
 
 fn list_type() -> DataType {

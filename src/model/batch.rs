@@ -1,5 +1,5 @@
 //! Arrow batch building: normalized events → one [`RecordBatch`] per stream and UTC day, with
-//! `error_pattern` and `event_id` derived on the way.
+//! `error_pattern` derived on the way (`event_id` is derived at query time: see [`super::identity`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +9,6 @@ use arrow::array::{
     TimestampMillisecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
-use xxhash_rust::xxh3::xxh3_128;
 
 use super::parse::Normalized;
 use super::pattern::error_pattern_cached;
@@ -35,9 +34,8 @@ impl BatchBuilder {
     /// An empty builder for `stream`.
     pub fn new(stream: Stream) -> Self {
         let cols = stream
-            .columns()
-            .iter()
-            .map(|&c| {
+            .stored_columns()
+            .map(|c| {
                 let b = match c {
                     Col::Ts => {
                         ColBuilder::Ts(TimestampMillisecondBuilder::new().with_timezone("UTC"))
@@ -71,9 +69,7 @@ impl BatchBuilder {
 
     /// Appends one event.
     pub fn append(&mut self, n: &Normalized<'_>) {
-        let id = event_id(self.stream, n);
         let pattern = n.error.as_deref().map(error_pattern_cached);
-        let mut hex = [0u8; 32];
         for (col, b) in &mut self.cols {
             match b {
                 ColBuilder::Ts(b) => b.append_value(n.ts),
@@ -88,7 +84,6 @@ impl BatchBuilder {
                 }),
                 ColBuilder::I64(b) => b.append_option(n.step),
                 ColBuilder::Str(b) => match col {
-                    Col::EventId => b.append_value(hex128(id, &mut hex)),
                     Col::ErrorPattern => b.append_option(pattern.as_deref()),
                     Col::Extra => b.append_option(n.extra.as_deref()),
                     Col::Metadata => b.append_value(&n.metadata),
@@ -121,16 +116,6 @@ impl BatchBuilder {
     }
 }
 
-/// Lower-case hex of a 128-bit id, written into `buf` (no allocation per row).
-fn hex128(id: u128, buf: &mut [u8; 32]) -> &str {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, byte) in buf.iter_mut().enumerate() {
-        *byte = DIGITS[((id >> (124 - 4 * i)) & 0xf) as usize];
-    }
-    // Only ASCII hex digits were written.
-    std::str::from_utf8(buf).unwrap_or_default()
-}
-
 fn text_of<'n>(n: &'n Normalized<'_>, col: Col) -> Option<&'n str> {
     match col {
         Col::Skill => n.skill.as_deref(),
@@ -145,70 +130,6 @@ fn text_of<'n>(n: &'n Normalized<'_>, col: Col) -> Option<&'n str> {
         Col::Provider => n.provider.as_deref(),
         Col::Model => n.model.as_deref(),
         _ => None,
-    }
-}
-
-/// The 128-bit identity of an event: a hash of its stream and every normalized value.
-/// Identical events (the same line read twice) get the same id.
-pub fn event_id(stream: Stream, n: &Normalized<'_>) -> u128 {
-    thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    // One-shot hashing of one buffer is much faster than many small streaming updates
-    // (and gives the same digest).
-    BUF.with(|buf| {
-        let mut h = buf.borrow_mut();
-        h.clear();
-        event_bytes(stream, n, &mut h);
-        xxh3_128(&h)
-    })
-}
-
-fn event_bytes(stream: Stream, n: &Normalized<'_>, h: &mut Vec<u8>) {
-    let h = &mut *h;
-    h.push(stream as u8);
-    h.extend_from_slice(&n.ts.to_le_bytes());
-    for &col in stream.columns() {
-        match col {
-            Col::Ts | Col::EventId | Col::ErrorPattern => {}
-            Col::DurationMs | Col::Percentage | Col::LatencyMs => {
-                let v = match col {
-                    Col::DurationMs => n.duration_ms,
-                    Col::Percentage => n.percentage,
-                    _ => n.latency_ms,
-                };
-                hash_opt(
-                    h,
-                    v.map(f64::to_bits)
-                        .map(|b| b.to_le_bytes())
-                        .as_ref()
-                        .map(|b| &b[..]),
-                );
-            }
-            Col::CacheHit | Col::Success => {
-                let v = if col == Col::CacheHit {
-                    n.cache_hit
-                } else {
-                    n.success
-                };
-                hash_opt(h, v.map(|b| if b { &b"t"[..] } else { &b"f"[..] }));
-            }
-            Col::Step => hash_opt(h, n.step.map(i64::to_le_bytes).as_ref().map(|b| &b[..])),
-            Col::Metadata => hash_opt(h, Some(n.metadata.as_bytes())),
-            Col::Extra => hash_opt(h, n.extra.as_deref().map(str::as_bytes)),
-            _ => hash_opt(h, text_of(n, col).map(str::as_bytes)),
-        }
-    }
-}
-
-fn hash_opt(h: &mut Vec<u8>, v: Option<&[u8]>) {
-    match v {
-        None => h.push(0),
-        Some(b) => {
-            h.push(1);
-            h.extend_from_slice(&(b.len() as u64).to_le_bytes());
-            h.extend_from_slice(b);
-        }
     }
 }
 
@@ -268,14 +189,10 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].1.num_rows(), 2);
         assert_eq!(out[0].1.schema(), Stream::Cuj.file_schema());
-        let ids = out[0].1.column_by_name("event_id").unwrap();
-        let ids = ids
-            .as_any()
-            .downcast_ref::<arrow::array::StringArray>()
-            .unwrap();
-        assert_eq!(ids.value(0), ids.value(1), "identical events share an id");
-        let id = event_id(Stream::Cuj, &parse_line(Stream::Cuj, a.as_bytes()).unwrap());
-        assert_eq!(ids.value(0), format!("{id:032x}"));
+        assert!(
+            out[0].1.column_by_name("event_id").is_none(),
+            "derived, not stored"
+        );
         let pat = out[0].1.column_by_name("error_pattern").unwrap();
         let pat = pat
             .as_any()

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod canonical;
 pub mod flex;
+pub mod identity;
 pub mod parse;
 pub mod pattern;
 pub mod sanitize;

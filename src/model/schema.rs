@@ -180,7 +180,8 @@ impl Stream {
             .find(|s| s.short() == name || s.table() == name)
     }
 
-    /// The stream's columns as stored in each Parquet file, in order.
+    /// The stream's table columns, in order (without `date`). All but `event_id` are stored in
+    /// each Parquet file; `event_id` is derived from the stored values when queried.
     pub fn columns(self) -> &'static [Col] {
         use Col::*;
         match self {
@@ -241,31 +242,46 @@ impl Stream {
         }
     }
 
+    /// The columns stored in each Parquet file, in order: every column but `event_id`.
+    pub fn stored_columns(self) -> impl Iterator<Item = Col> {
+        self.columns()
+            .iter()
+            .copied()
+            .filter(|&c| c != Col::EventId)
+    }
+
     /// The schema of the stream's Parquet files (without the `date` partition column).
     pub fn file_schema(self) -> SchemaRef {
         static CACHE: OnceLock<[SchemaRef; 4]> = OnceLock::new();
-        CACHE.get_or_init(|| Stream::ALL.map(|s| Arc::new(Schema::new(s.fields()))))[self as usize]
+        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.stored_columns(), false)))
+            [self as usize]
             .clone()
     }
 
-    /// The schema of the stream's SQL table: the file columns plus `date` (Date32, from the path).
+    /// The stored columns plus `date`: what a table scan reads before `event_id` is derived.
+    pub fn scan_schema(self) -> SchemaRef {
+        static CACHE: OnceLock<[SchemaRef; 4]> = OnceLock::new();
+        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.stored_columns(), true)))
+            [self as usize]
+            .clone()
+    }
+
+    /// The schema of the stream's SQL table: every column plus `date` (Date32, from the path).
     pub fn table_schema(self) -> SchemaRef {
         static CACHE: OnceLock<[SchemaRef; 4]> = OnceLock::new();
-        CACHE.get_or_init(|| {
-            Stream::ALL.map(|s| {
-                let mut fields = s.fields();
-                fields.push(Field::new(DATE_COL, DataType::Date32, false));
-                Arc::new(Schema::new(fields))
-            })
-        })[self as usize]
+        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.columns().iter().copied(), true)))
+            [self as usize]
             .clone()
     }
 
-    fn fields(self) -> Vec<Field> {
-        self.columns()
-            .iter()
-            .map(|&c| Field::new(c.name(), c.data_type(), self.nullable(c)))
-            .collect()
+    fn schema_of(self, cols: impl Iterator<Item = Col>, date: bool) -> SchemaRef {
+        let mut fields: Vec<Field> = cols
+            .map(|c| Field::new(c.name(), c.data_type(), self.nullable(c)))
+            .collect();
+        if date {
+            fields.push(Field::new(DATE_COL, DataType::Date32, false));
+        }
+        Arc::new(Schema::new(fields))
     }
 
     /// The field that identifies what an event is about and must be present, if any.

@@ -7,14 +7,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
-use arrow::array::{AsArray, BooleanArray};
+use arrow::array::BooleanArray;
 use arrow::compute::filter_record_batch;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use xxhash_rust::xxh3::xxh3_128;
 
 use crate::error::{Error, Result};
 use crate::model::Stream;
+use crate::model::identity::{event_hashes, id_input_arrays};
 use crate::model::timefmt::now_ms;
 
 use super::catalog::{Catalog, Commit, FileEntry};
@@ -143,9 +143,6 @@ fn merge(
     report: &mut CompactReport,
 ) -> Result<()> {
     let schema = stream.file_schema();
-    let id_col = schema
-        .index_of("event_id")
-        .map_err(|e| Error::arrow("finding event_id", e))?;
     let mut seen: HashSet<u128> = HashSet::new();
     let mut batches = Vec::new();
     for f in group {
@@ -158,14 +155,22 @@ fn merge(
             })?;
         for batch in reader {
             let batch = batch.map_err(|e| Error::arrow(format!("reading {}", f.path), e))?;
-            // Same columns, this stream's exact schema (field metadata may differ in old files).
-            let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
-                .map_err(|e| Error::arrow(format!("reading {}", f.path), e))?;
-            let ids = batch.column(id_col).as_string::<i32>();
-            let keep: BooleanArray = ids
+            // The stored columns by name, in this stream's exact schema (files written before
+            // `event_id` became derived also hold that column; field metadata may differ).
+            let batch = schema
+                .fields()
                 .iter()
-                .map(|id| Some(seen.insert(xxh3_128(id.unwrap_or("").as_bytes()))))
-                .collect();
+                .map(|f| batch.column_by_name(f.name()).cloned())
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    arrow::error::ArrowError::SchemaError("a stored column is missing".into())
+                })
+                .and_then(|cols| RecordBatch::try_new(schema.clone(), cols))
+                .map_err(|e| Error::arrow(format!("reading {}", f.path), e))?;
+            let ids = id_input_arrays(stream, &batch)
+                .and_then(|inputs| event_hashes(stream, &inputs))
+                .map_err(|e| Error::arrow("computing event ids", e))?;
+            let keep: BooleanArray = ids.into_iter().map(|id| Some(seen.insert(id))).collect();
             report.rows_in += batch.num_rows() as u64;
             let batch = filter_record_batch(&batch, &keep)
                 .map_err(|e| Error::arrow("dropping duplicate events", e))?;

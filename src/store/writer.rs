@@ -45,16 +45,13 @@ pub fn writer_properties() -> WriterProperties {
         }]))
         .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
         .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_dictionary_enabled(ColumnPath::from("event_id"), false)
         // Per-event JSON is nearly unique: building a dictionary only to drop it costs time.
         .set_column_dictionary_enabled(ColumnPath::from("metadata"), false)
         .set_column_dictionary_enabled(ColumnPath::from("extra"), false);
-    // Min/max of hashes, JSON documents and free text prune nothing, but computing them compares
+    // Min/max of JSON documents and free text prune nothing, but computing them compares
     // every value (a measurable share of ingest time): statistics stay on for ts, date and the
     // short key columns only.
-    let no_stats = [
-        "event_id", "metadata", "params", "extra", "error", "message",
-    ];
+    let no_stats = ["metadata", "params", "extra", "error", "message"];
     no_stats
         .into_iter()
         .fold(props, |p, c| {
