@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 /// The top-level fields of one JSON object, in input order, borrowed from the line.
 pub struct RawRecord<'a> {
     /// (key, raw JSON text of the value) pairs (inline up to 16: no allocation per line).
-    pub fields: SmallVec<[(Cow<'a, str>, &'a RawValue); 16]>,
+    pub fields: SmallVec<[(Cow<'a, str>, &'a str); 16]>,
 }
 
 /// Why a line is not a JSON object.
@@ -26,6 +26,9 @@ pub enum NotObject {
 impl<'a> RawRecord<'a> {
     /// Parses one line (without its newline) as a JSON object.
     pub fn parse(line: &'a str) -> Result<RawRecord<'a>, NotObject> {
+        if let Some(fields) = super::scan::object(line) {
+            return Ok(RawRecord { fields });
+        }
         let first = line.trim_start().as_bytes().first().copied();
         if first != Some(b'{') {
             return Err(match serde_json::from_str::<&RawValue>(line) {
@@ -55,7 +58,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
         let mut fields = SmallVec::new();
         while let Some(key) = map.next_key::<KeyStr<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
-            fields.push((key.0, value));
+            fields.push((key.0, value.get()));
         }
         Ok(RawRecord { fields })
     }
@@ -102,19 +105,18 @@ pub enum Flex<'a> {
 }
 
 impl<'a> Flex<'a> {
-    /// Interprets the raw JSON text of one value.
-    pub fn from_raw(raw: &'a RawValue) -> Flex<'a> {
-        let text = raw.get();
+    /// Interprets the raw JSON text of one (validated) value.
+    pub fn from_raw(text: &'a str) -> Flex<'a> {
         match text.as_bytes().first() {
             Some(b'"') => {
                 let inner = &text[1..text.len() - 1];
                 if !inner.contains('\\') {
                     Flex::Str(Cow::Borrowed(inner))
                 } else {
-                    // serde_json validated the string already, so this cannot fail.
-                    Flex::Str(Cow::Owned(
-                        serde_json::from_str::<String>(text).unwrap_or_default(),
-                    ))
+                    // The text was validated already, so serde_json cannot fail here.
+                    Flex::Str(Cow::Owned(unescape(inner).unwrap_or_else(|| {
+                        serde_json::from_str::<String>(text).unwrap_or_default()
+                    })))
                 }
             }
             Some(b'n') => Flex::Null,
@@ -135,6 +137,29 @@ impl<'a> Flex<'a> {
             Flex::Json(t) => json_kind(t),
         }
     }
+}
+
+/// Unescapes a string body with only the single-character escapes; `None` when it has `\\u`.
+fn unescape(inner: &str) -> Option<String> {
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(k) = rest.find('\\') {
+        out.push_str(&rest[..k]);
+        out.push(match rest.as_bytes().get(k + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        });
+        rest = &rest[k + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// The JSON type of a raw value's text.
@@ -197,6 +222,14 @@ mod tests {
         assert_eq!(keys, ["a", "b", "c", "e", "f"]);
         assert_eq!(Flex::from_raw(rec.fields[0].1), Flex::Num(1.5, "1.5"));
         assert_eq!(Flex::from_raw(rec.fields[1].1), Flex::Str("x\"y".into()));
+        assert_eq!(
+            Flex::from_raw(r#""a\\b\n\t\/\u00e9""#),
+            Flex::Str("a\\b\n\t/é".into())
+        );
+        assert_eq!(
+            Flex::from_raw(r#""\"q\" \\\\ \r\b\f""#),
+            Flex::Str("\"q\" \\\\ \r\u{8}\u{c}".into())
+        );
         assert_eq!(
             Flex::from_raw(rec.fields[2].1),
             Flex::Json(r#"{"d": [1, 2]}"#)

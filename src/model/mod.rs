@@ -8,6 +8,7 @@ pub mod identity;
 pub mod parse;
 pub mod pattern;
 pub mod sanitize;
+pub mod scan;
 pub mod schema;
 pub mod timefmt;
 

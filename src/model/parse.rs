@@ -147,12 +147,12 @@ fn normalize<'a>(stream: Stream, raw: RawRecord<'a>) -> Result<Normalized<'a>, P
             Some(Known::Ts(i)) => ts_candidates[i as usize] = Some(flex),
             Some(Known::TypeTag) => {
                 if !matches!(&flex, Flex::Str(s) if s == "skill_invocation") {
-                    extra.push((key, value.get()));
+                    extra.push((key, value));
                 }
             }
             Some(Known::Field("metadata")) => metadata = Some(flex),
             Some(Known::Field(name)) => set_field(&mut n, name, flex)?,
-            None => extra.push((key, value.get())),
+            None => extra.push((key, value)),
         }
     }
     n.ts = timestamp(ts_candidates)?;
@@ -334,7 +334,8 @@ fn json_text<'a>(field: &'static str, v: Flex<'a>) -> Result<Cow<'a, str>, Parse
     Ok(match v {
         Flex::Json(t) => sanitize_json(t),
         Flex::Str(s) => {
-            let parses = serde_json::from_str::<&serde_json::value::RawValue>(&s).is_ok();
+            let parses = super::scan::is_plain_json(&s)
+                || serde_json::from_str::<&serde_json::value::RawValue>(&s).is_ok();
             if parses {
                 Cow::Owned(sanitize_json(&s).into_owned())
             } else {
