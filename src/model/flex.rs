@@ -110,7 +110,7 @@ impl<'a> Flex<'a> {
         match text.as_bytes().first() {
             Some(b'"') => {
                 let inner = &text[1..text.len() - 1];
-                if !inner.contains('\\') {
+                if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
                     Flex::Str(Cow::Borrowed(inner))
                 } else {
                     // The text was validated already, so serde_json cannot fail here.
@@ -143,7 +143,7 @@ impl<'a> Flex<'a> {
 fn unescape(inner: &str) -> Option<String> {
     let mut out = String::with_capacity(inner.len());
     let mut rest = inner;
-    while let Some(k) = rest.find('\\') {
+    while let Some(k) = memchr::memchr(b'\\', rest.as_bytes()) {
         out.push_str(&rest[..k]);
         out.push(match rest.as_bytes().get(k + 1)? {
             b'"' => '"',

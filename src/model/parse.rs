@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::flex::{Flex, NotObject, RawRecord};
-use super::sanitize::{REDACTED, is_secret_key, sanitize_json, sanitize_text};
+use super::sanitize::{Memo, REDACTED, is_secret_key, memoized, sanitize_json, sanitize_text};
 use super::schema::{Col, Stream};
 use super::timefmt::parse_iso_ms;
 
@@ -112,7 +112,7 @@ pub fn parse_line(stream: Stream, bytes: &[u8]) -> Result<Normalized<'_>, ParseE
 enum Known {
     Ts(u8),
     TypeTag,
-    Field(&'static str),
+    Field(Col),
 }
 
 fn known_key(stream: Stream, key: &str) -> Option<Known> {
@@ -121,7 +121,7 @@ fn known_key(stream: Stream, key: &str) -> Option<Known> {
         "ts" => Known::Ts(1),
         "iso_timestamp" => Known::Ts(2),
         "type" if stream == Stream::Skill => Known::TypeTag,
-        "metadata" => Known::Field("metadata"),
+        "metadata" => Known::Field(Col::Metadata),
         _ => {
             let col = Col::from_name(key)?;
             let stored = !matches!(
@@ -131,7 +131,7 @@ fn known_key(stream: Stream, key: &str) -> Option<Known> {
             if !stored || !stream.columns().contains(&col) {
                 return None;
             }
-            Known::Field(col.name())
+            Known::Field(col)
         }
     })
 }
@@ -150,8 +150,8 @@ fn normalize<'a>(stream: Stream, raw: RawRecord<'a>) -> Result<Normalized<'a>, P
                     extra.push((key, value));
                 }
             }
-            Some(Known::Field("metadata")) => metadata = Some(flex),
-            Some(Known::Field(name)) => set_field(&mut n, name, flex)?,
+            Some(Known::Field(Col::Metadata)) => metadata = Some(flex),
+            Some(Known::Field(col)) => set_field(&mut n, col, flex)?,
             None => extra.push((key, value)),
         }
     }
@@ -184,35 +184,32 @@ fn model_in_metadata<'a>(metadata: &str) -> Option<Cow<'a, str>> {
     (!model.is_empty()).then(|| Cow::Owned(model.to_string()))
 }
 
-fn set_field<'a>(
-    n: &mut Normalized<'a>,
-    name: &'static str,
-    v: Flex<'a>,
-) -> Result<(), ParseError> {
-    match name {
-        "skill" => n.skill = text(name, v)?,
-        "agent" => n.agent = text(name, v)?,
-        "result" => n.result = text(name, v)?,
-        "run_id" => n.run_id = text(name, v)?.filter(|s| !s.is_empty()),
-        "cuj_id" => n.cuj_id = text(name, v)?.filter(|s| !s.is_empty()),
-        "status" => n.status = text(name, v)?,
-        "provider" => n.provider = text(name, v)?.map(|p| lower(p)),
-        "model" => n.model = text(name, v)?,
-        "message" => n.message = text(name, v)?.map(sanitized),
-        "error" => n.error = error_text(v)?,
-        "params" => {
+fn set_field<'a>(n: &mut Normalized<'a>, col: Col, v: Flex<'a>) -> Result<(), ParseError> {
+    let name = col.name();
+    match col {
+        Col::Skill => n.skill = text(name, v)?,
+        Col::Agent => n.agent = text(name, v)?,
+        Col::Result => n.result = text(name, v)?,
+        Col::RunId => n.run_id = text(name, v)?.filter(|s| !s.is_empty()),
+        Col::CujId => n.cuj_id = text(name, v)?.filter(|s| !s.is_empty()),
+        Col::Status => n.status = text(name, v)?,
+        Col::Provider => n.provider = text(name, v)?.map(|p| lower(p)),
+        Col::Model => n.model = text(name, v)?,
+        Col::Message => n.message = text(name, v)?.map(sanitized),
+        Col::Error => n.error = error_text(v)?,
+        Col::Params => {
             n.params = match v {
                 Flex::Null => None,
                 f => Some(json_text(name, f)?),
             }
         }
-        "duration_ms" => n.duration_ms = number(name, v)?,
-        "latency_ms" => n.latency_ms = number(name, v)?,
-        "percentage" => n.percentage = number(name, v)?,
-        "step" => n.step = integer(name, v)?,
-        "cache_hit" => n.cache_hit = boolean(name, v)?,
-        "success" => n.success = boolean(name, v)?,
-        _ => {}
+        Col::DurationMs => n.duration_ms = number(name, v)?,
+        Col::LatencyMs => n.latency_ms = number(name, v)?,
+        Col::Percentage => n.percentage = number(name, v)?,
+        Col::Step => n.step = integer(name, v)?,
+        Col::CacheHit => n.cache_hit = boolean(name, v)?,
+        Col::Success => n.success = boolean(name, v)?,
+        Col::Ts | Col::ErrorPattern | Col::EventId | Col::Metadata | Col::Extra => {}
     }
     Ok(())
 }
@@ -333,20 +330,23 @@ fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
 fn json_text<'a>(field: &'static str, v: Flex<'a>) -> Result<Cow<'a, str>, ParseError> {
     Ok(match v {
         Flex::Json(t) => sanitize_json(t),
-        Flex::Str(s) => {
-            let parses = super::scan::is_plain_json(&s)
-                || serde_json::from_str::<&serde_json::value::RawValue>(&s).is_ok();
-            if parses {
-                Cow::Owned(sanitize_json(&s).into_owned())
-            } else {
-                // Plain text where JSON was expected: keep it, as a JSON string.
-                Cow::Owned(serde_json::Value::String(sanitize_text(&s).into_owned()).to_string())
-            }
-        }
+        // The same few params texts repeat on most lines: cached per thread.
+        Flex::Str(s) => Cow::Owned(memoized(Memo::JsonInString, &s, json_in_string).into_owned()),
         Flex::Num(_, t) => Cow::Borrowed(t),
         Flex::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
         Flex::Null => return Err(bad(field, "JSON", &Flex::Null)),
     })
+}
+
+fn json_in_string(s: &str) -> Cow<'_, str> {
+    let parses = super::scan::is_plain_json(s)
+        || serde_json::from_str::<&serde_json::value::RawValue>(s).is_ok();
+    if parses {
+        sanitize_json(s)
+    } else {
+        // Plain text where JSON was expected: keep it, as a JSON string.
+        Cow::Owned(serde_json::Value::String(sanitize_text(s).into_owned()).to_string())
+    }
 }
 
 fn number(field: &'static str, v: Flex<'_>) -> Result<Option<f64>, ParseError> {

@@ -120,7 +120,7 @@ pub fn sanitize_text(text: &str) -> Cow<'_, str> {
     if !may_hold_secret(text) {
         return Cow::Borrowed(text);
     }
-    memoized(0, text, apply_rules)
+    memoized(Memo::Text, text, apply_rules)
 }
 
 fn apply_rules(text: &str) -> Cow<'_, str> {
@@ -133,14 +133,30 @@ fn apply_rules(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// What a [`memoized`] cache holds (one cache per kind).
+#[derive(Clone, Copy)]
+pub(crate) enum Memo {
+    /// [`sanitize_text`] of texts with a trigger.
+    Text = 0,
+    /// [`sanitize_json`] of JSON with a trigger.
+    Json = 1,
+    /// JSON given as a string (the original logger's `params`), to canonical JSON text.
+    JsonInString = 2,
+}
+
 /// Runs `f` through a per-thread cache: texts that hold a trigger word (`max_tokens` in every
 /// params object, the same error messages over and over) repeat a lot, and the rules are the
 /// costly part of sanitizing.
-fn memoized<'t>(kind: usize, text: &'t str, f: fn(&str) -> Cow<'_, str>) -> Cow<'t, str> {
+pub(crate) fn memoized<'t>(
+    kind: Memo,
+    text: &'t str,
+    f: fn(&str) -> Cow<'_, str>,
+) -> Cow<'t, str> {
     type Cache = std::collections::HashMap<String, Option<String>>;
     thread_local! {
-        static CACHE: std::cell::RefCell<[Cache; 2]> = std::cell::RefCell::new(Default::default());
+        static CACHE: std::cell::RefCell<[Cache; 3]> = std::cell::RefCell::new(Default::default());
     }
+    let kind = kind as usize;
     if text.len() > 4096 {
         return Cow::Owned(f(text).into_owned());
     }
@@ -246,7 +262,7 @@ pub fn sanitize_json(text: &str) -> Cow<'_, str> {
     if !may_hold_secret(text) {
         return minify_json(text);
     }
-    memoized(1, text, sanitize_json_slow)
+    memoized(Memo::Json, text, sanitize_json_slow)
 }
 
 fn sanitize_json_slow(text: &str) -> Cow<'_, str> {
