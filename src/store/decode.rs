@@ -109,7 +109,8 @@ fn split_chunks(data: &[u8], target: usize) -> Vec<(usize, usize)> {
 
 /// Line numbers in the result are relative (0-based within the chunk); the caller shifts them.
 fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
-    let mut days = DayBatches::new(stream);
+    // Event lines are ~150–400 bytes: enough room for most chunks without regrowing.
+    let mut days = DayBatches::with_capacity(stream, chunk.len() / 200 + 16);
     let mut out = Decoded::default();
     let mut pos = 0usize;
     while pos < chunk.len() {
