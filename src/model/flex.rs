@@ -6,12 +6,11 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use smallvec::SmallVec;
 
 /// The top-level fields of one JSON object, in input order, borrowed from the line.
 pub struct RawRecord<'a> {
-    /// (key, raw JSON text of the value) pairs (inline up to 16: no allocation per line).
-    pub fields: SmallVec<[(Cow<'a, str>, &'a str); 16]>,
+    /// (key, raw JSON text of the value) pairs.
+    pub fields: Vec<(Cow<'a, str>, &'a str)>,
 }
 
 /// Why a line is not a JSON object.
@@ -55,7 +54,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = SmallVec::new();
+        let mut fields = Vec::with_capacity(16);
         while let Some(key) = map.next_key::<KeyStr<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
             fields.push((key.0, value.get()));

@@ -84,7 +84,8 @@ pub fn error_pattern(text: &str) -> String {
 /// [`error_pattern`] with a per-thread cache: error messages repeat a lot.
 pub fn error_pattern_cached(text: &str) -> String {
     thread_local! {
-        static CACHE: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+        static CACHE: RefCell<HashMap<String, String, foldhash::fast::RandomState>> =
+            RefCell::new(HashMap::default());
     }
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();

@@ -147,12 +147,8 @@ pub(crate) enum Memo {
 /// Runs `f` through a per-thread cache: texts that hold a trigger word (`max_tokens` in every
 /// params object, the same error messages over and over) repeat a lot, and the rules are the
 /// costly part of sanitizing.
-pub(crate) fn memoized<'t>(
-    kind: Memo,
-    text: &'t str,
-    f: fn(&str) -> Cow<'_, str>,
-) -> Cow<'t, str> {
-    type Cache = std::collections::HashMap<String, Option<String>>;
+pub(crate) fn memoized<'t>(kind: Memo, text: &'t str, f: fn(&str) -> Cow<'_, str>) -> Cow<'t, str> {
+    type Cache = std::collections::HashMap<String, Option<String>, foldhash::fast::RandomState>;
     thread_local! {
         static CACHE: std::cell::RefCell<[Cache; 3]> = std::cell::RefCell::new(Default::default());
     }
