@@ -124,7 +124,10 @@ fn value(b: &[u8], i: usize, depth: usize) -> Option<usize> {
 }
 
 fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
-    b[i..].starts_with(word).then_some(i + word.len())
+    // Byte by byte: a slice comparison would call `memcmp` for four bytes.
+    let end = i + word.len();
+    let here = b.get(i..end)?;
+    (0..word.len()).all(|k| here[k] == word[k]).then_some(end)
 }
 
 fn digits(b: &[u8], mut i: usize) -> (usize, bool) {

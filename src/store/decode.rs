@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::model::Stream;
 use crate::model::batch::DayBatches;
-use crate::model::parse::{ParseError, parse_line};
+use crate::model::parse::{ParseError, parse_line, parse_str};
 
 /// How much of a rejected line the quarantine keeps (the source keeps the rest).
 pub const RAW_KEEP: usize = 64 * 1024;
@@ -112,6 +112,8 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
     // Event lines are ~150–400 bytes: enough room for most chunks without regrowing.
     let mut days = DayBatches::with_capacity(stream, chunk.len() / 200 + 16);
     let mut out = Decoded::default();
+    // Valid UTF-8 as a whole (the usual case) means every line is: one check per chunk.
+    let text = std::str::from_utf8(chunk).ok();
     let mut pos = 0usize;
     while pos < chunk.len() {
         let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
@@ -119,7 +121,11 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
         let line_no = out.lines + 1;
         out.lines += 1;
         if !line.iter().all(u8::is_ascii_whitespace) {
-            match parse_line(stream, line) {
+            let parsed = match text {
+                Some(t) => parse_str(stream, &t[pos..end]),
+                None => parse_line(stream, line),
+            };
+            match parsed {
                 Ok(n) => {
                     for (k, t) in &n.unknown {
                         if !out.drift.iter().any(|(f, ty)| f == k && ty == t) {

@@ -47,7 +47,10 @@ pub fn writer_properties() -> WriterProperties {
         .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
         // Per-event JSON is nearly unique: building a dictionary only to drop it costs time.
         .set_column_dictionary_enabled(ColumnPath::from("metadata"), false)
-        .set_column_dictionary_enabled(ColumnPath::from("extra"), false);
+        .set_column_dictionary_enabled(ColumnPath::from("extra"), false)
+        // Measured values (durations, latencies) rarely repeat either.
+        .set_column_dictionary_enabled(ColumnPath::from("duration_ms"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("latency_ms"), false);
     // Min/max of JSON documents and free text prune nothing, but computing them compares
     // every value (a measurable share of ingest time): statistics stay on for ts, date and the
     // short key columns only.
