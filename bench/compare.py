@@ -1,10 +1,14 @@
-"""obsq vs DuckDB, measured side by side in one run (called by bench/compare.sh).
+"""obsq vs DuckDB on one generated dataset, measured side by side in one run (called by
+bench/compare.sh). Every measurement is a fresh process, alternating A B A B; medians and ratios.
 
-Ingest: JSONL skill stream -> date-partitioned zstd Parquet. obsq: `obsq ingest --source DIR`.
-DuckDB: COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json(...)) TO ...
-(FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd). Both as fresh processes, alternating
-A B A B; wall time and peak RSS from /usr/bin/time. Also: stored size, the cost of one
-`obsq record` process.
+1. ingest: the dataset's skill stream (JSONL) -> date-partitioned zstd Parquet.
+   obsq: `obsq ingest --source DIR`. DuckDB: COPY (SELECT *, CAST(timestamp AS DATE) AS date
+   FROM read_json(...)) TO ... (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd).
+   Wall time and peak RSS from /usr/bin/time; stored size of each.
+2. backfill: `obsq backfill` of the whole dataset (all four streams): wall time, peak RSS.
+3. reports: every canned report on the backfilled store, obsq vs DuckDB on the same Parquet
+   files (bench/reports.py).
+4. the cost of one `obsq record` process.
 """
 
 import argparse
@@ -15,10 +19,12 @@ import subprocess
 import sys
 import time
 
+import reports
 
-def timed(cmd, env=None):
+
+def timed(cmd):
     """Runs cmd under /usr/bin/time; returns (seconds, peak RSS MiB)."""
-    out = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, env=env,
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     last = out.stderr.strip().splitlines()[-1]
     if out.returncode not in (0, 3):
@@ -35,37 +41,27 @@ def du(path):
     return total
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--obsq", required=True)
-    ap.add_argument("--skill-gb", type=float, default=1.0)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--work", default="bench/out")
-    ap.add_argument("--record-calls", type=int, default=200)
-    a = ap.parse_args()
-    obsq = os.path.abspath(a.obsq)
-    work = os.path.abspath(a.work)
-    os.makedirs(work, exist_ok=True)
-    src = os.path.join(work, "skill-src")
-    # ~330 bytes per generated skill line.
-    rows = int(a.skill_gb * 1e9 / 330)
-    if not os.path.exists(os.path.join(src, "logs")):
-        subprocess.run([obsq, "generate", "--rows", str(rows), "--seed", "42", "--days", "30",
-                        "--end", "2026-11-28", "--streams", "skill", "--out", src], check=True)
-    jsonl = du(src)
-    print(f"input: {jsonl / 1e9:.2f} GB of skill JSONL ({rows} lines)")
-
+def ingest(obsq, work, src, runs):
+    """obsq vs DuckDB on the skill stream of `src`."""
+    skill = os.path.join(work, "skill-only")
+    if not os.path.isdir(os.path.join(skill, "logs")):
+        os.makedirs(os.path.join(skill, "logs"))
+        for f in sorted(os.listdir(os.path.join(src, "logs"))):
+            if f.startswith("skill-invocations-"):
+                os.link(os.path.join(src, "logs", f), os.path.join(skill, "logs", f))
+    jsonl = du(skill)
+    print(f"\ningest: {jsonl / 1e9:.2f} GB of skill JSONL; {runs} runs each, alternating")
     res = {"obsq": [], "duckdb": []}
     sizes = {}
-    for i in range(a.runs):
+    for i in range(runs):
         for name in ("obsq", "duckdb"):
-            out = os.path.join(work, f"{name}-root")
+            out = os.path.join(work, f"ingest-{name}")
             shutil.rmtree(out, ignore_errors=True)
             if name == "obsq":
-                cmd = [obsq, "--root", out, "ingest", "--source", src]
+                cmd = [obsq, "--root", out, "ingest", "--source", skill]
             else:
                 os.makedirs(out)
-                q = (f"COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json('{src}/logs/*.jsonl', "
+                q = (f"COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json('{skill}/logs/*.jsonl', "
                      f"format='newline_delimited')) TO '{out}/data' (FORMAT parquet, PARTITION_BY (date), "
                      f"COMPRESSION zstd)")
                 cmd = [sys.executable, "-c", f"import duckdb; duckdb.sql({q!r})"]
@@ -73,23 +69,68 @@ def main():
             res[name].append((secs, rss))
             sizes[name] = du(os.path.join(out, "data"))
             print(f"  run {i + 1} {name:6s}: {secs:7.2f} s  {jsonl / 1e6 / secs:7.1f} MB/s  peak RSS {rss:7.0f} MiB")
-
     med = {k: (statistics.median(s for s, _ in v), statistics.median(r for _, r in v)) for k, v in res.items()}
-    print("\ningest (median of %d)        obsq        duckdb      ratio" % a.runs)
-    print(f"  wall time           {med['obsq'][0]:9.2f} s {med['duckdb'][0]:9.2f} s   {med['duckdb'][0] / med['obsq'][0]:5.2f}x faster")
+    print(f"ingest (median of {runs})        obsq        duckdb      ratio")
+    print(f"  wall time           {med['obsq'][0]:9.2f} s {med['duckdb'][0]:9.2f} s   "
+          f"obsq {med['duckdb'][0] / med['obsq'][0]:4.2f}x DuckDB's throughput")
     print(f"  throughput          {jsonl / 1e6 / med['obsq'][0]:7.1f} MB/s {jsonl / 1e6 / med['duckdb'][0]:7.1f} MB/s")
     print(f"  peak RSS            {med['obsq'][1]:7.0f} MiB {med['duckdb'][1]:7.0f} MiB")
-    print(f"  stored / JSONL      {sizes['obsq'] / jsonl:9.4f}   {sizes['duckdb'] / jsonl:9.4f}   (1/{jsonl / sizes['obsq']:.1f} vs 1/{jsonl / sizes['duckdb']:.1f})")
+    print(f"  stored / JSONL      {sizes['obsq'] / jsonl:9.4f}   {sizes['duckdb'] / jsonl:9.4f}   "
+          f"(1/{jsonl / sizes['obsq']:.1f} vs 1/{jsonl / sizes['duckdb']:.1f})")
 
+
+def backfill(obsq, work, src, events):
+    """Backfills the whole dataset once; returns the store."""
+    root = os.path.join(work, f"store-{events}")
+    shutil.rmtree(root, ignore_errors=True)
+    jsonl = du(src)
+    secs, rss = timed([obsq, "--root", root, "backfill", src])
+    stored = du(os.path.join(root, "data"))
+    print(f"\nbackfill: {jsonl / 1e9:.2f} GB, all four streams: {secs:.2f} s, {jsonl / 1e6 / secs:.0f} MB/s, "
+          f"peak RSS {rss:.0f} MiB (target < 1024), stored {stored / 1e6:.0f} MB = 1/{jsonl / stored:.1f} of the JSONL")
+    return root
+
+
+def record(obsq, work, calls):
     root = os.path.join(work, "record-root")
     shutil.rmtree(root, ignore_errors=True)
     lat = []
-    for i in range(a.record_calls):
+    for i in range(calls):
         t = time.perf_counter()
         subprocess.run([obsq, "--root", root, "record", "cuj", "--cuj-id", "CUJ-001", "--success", "true",
                         "--duration-ms", str(i)], check=True)
         lat.append((time.perf_counter() - t) * 1000)
-    print(f"\n`obsq record` process: median {statistics.median(lat):.2f} ms over {a.record_calls} calls")
+    print(f"\n`obsq record` process: median {statistics.median(lat):.2f} ms over {calls} calls")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--obsq", required=True)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--work", default="bench/out")
+    ap.add_argument("--record-calls", type=int, default=200)
+    ap.add_argument("--only", choices=["ingest", "backfill", "reports", "record"],
+                    help="run one part (reports reuse the backfilled store when present)")
+    a = ap.parse_args()
+    obsq = os.path.abspath(a.obsq)
+    work = os.path.abspath(a.work)
+    os.makedirs(work, exist_ok=True)
+    src = os.path.join(work, f"src-{a.events}")
+    if not os.path.exists(os.path.join(src, "logs")):
+        subprocess.run([obsq, "generate", "--rows", str(a.events), "--seed", "42", "--days", "30",
+                        "--end", "2026-11-28", "--out", src], check=True)
+    print(f"dataset: {a.events} events, {du(src) / 1e9:.2f} GB of JSONL in {src}")
+    part = a.only
+    if part in (None, "ingest"):
+        ingest(obsq, work, src, a.runs)
+    root = os.path.join(work, f"store-{a.events}")
+    if part in (None, "backfill") or (part == "reports" and not os.path.exists(os.path.join(root, "catalog.sqlite"))):
+        root = backfill(obsq, work, src, a.events)
+    if part in (None, "reports"):
+        reports.run(obsq, root, src, a.events, max(a.runs, 5))
+    if part in (None, "record"):
+        record(obsq, work, a.record_calls)
 
 
 if __name__ == "__main__":

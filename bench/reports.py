@@ -1,5 +1,5 @@
 """Canned-report latency: obsq vs DuckDB on the same Parquet files, and `cuj rate` vs a
-whole-file Node.js reader like the original tool (called by `bench/compare.sh reports`).
+whole-file Node.js reader like the original tool (called by bench/compare.py).
 
 One dataset (`obsq generate`, default 10M events over 30 days, all four streams) is ingested
 once by obsq; DuckDB then queries the Parquet files obsq wrote (read_parquet with hive
@@ -9,7 +9,6 @@ Python package, so its wall time includes the interpreter's start and `import du
 DuckDB itself spent (measured inside the process) is printed too, and both ratios are given.
 """
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -131,48 +130,32 @@ def wall(cmd):
     return secs, out.stdout
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--obsq", required=True)
-    ap.add_argument("--events", type=int, default=10_000_000)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--work", default="bench/out")
-    a = ap.parse_args()
-    obsq = os.path.abspath(a.obsq)
-    work = os.path.abspath(a.work)
-    src = os.path.join(work, f"reports-src-{a.events}")
-    root = os.path.join(work, f"reports-root-{a.events}")
-    if not os.path.exists(os.path.join(src, "logs")):
-        subprocess.run([obsq, "generate", "--rows", str(a.events), "--seed", "42", "--days", "30",
-                        "--end", "2026-11-28", "--out", src], check=True)
-    if not os.path.exists(os.path.join(root, "catalog.sqlite")):
-        secs, _ = wall([obsq, "--root", root, "ingest", "--source", src])
-        print(f"ingested {a.events} events in {secs:.1f} s")
+def run(obsq, root, src, events, runs):
+    """Every canned report, obsq vs DuckDB on obsq's Parquet under `root`; returns rows."""
     base = [obsq, "--root", root]
     queries = duck_queries(root)
-    print(f"{a.events} events; now = {NOW}; {a.runs} runs each, alternating; medians\n")
+    print(f"\nreports: {events} events; now = {NOW}; {runs} runs each, alternating; medians")
     print(f"{'report':30s} {'obsq':>8s} {'duckdb':>8s} {'(query)':>8s}  obsq/duckdb  obsq/duckdb-query")
+    rows = []
     for name, args in OBSQ_ARGS.items():
         o, d, dq = [], [], []
-        for _ in range(a.runs):
+        for _ in range(runs):
             o.append(wall(base + args + ["--now", NOW, "--format", "json"])[0])
             secs, out = wall([sys.executable, "-c", DUCK_RUNNER] + queries[name])
             d.append(secs)
             dq.append(float(out.strip().splitlines()[-1]))
         mo, md, mq = statistics.median(o), statistics.median(d), statistics.median(dq)
+        rows.append((name, mo, md, mq))
         print(f"{name:30s} {mo:7.3f}s {md:7.3f}s {mq:7.3f}s  {mo / md:10.2f}x  {mo / mq:14.2f}x")
 
     # cuj rate: obsq vs reading and parsing the whole JSONL file, as the original tool did.
     oracle = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle", "seed_tools.mjs")
     o, n = [], []
-    for _ in range(a.runs):
+    for _ in range(runs):
         o.append(wall(base + ["cuj", "rate", "CUJ-001", "--window", "24h", "--now", NOW, "--format", "json"])[0])
         n.append(wall(["node", oracle, src, NOW, "metrics", "rate", "CUJ-001", "86400000"])[0])
     mo, mn = statistics.median(o), statistics.median(n)
     size = os.path.getsize(os.path.join(src, "analytics", "cuj-metrics.jsonl"))
     print(f"\ncuj rate CUJ-001 --window 24h: obsq {mo:.3f} s, Node whole-file ({size / 1e6:.0f} MB) {mn:.3f} s: "
           f"obsq {mn / mo:.1f}x faster")
-
-
-if __name__ == "__main__":
-    main()
+    return rows
