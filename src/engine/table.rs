@@ -17,7 +17,7 @@ use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
-use datafusion::error::Result as DfResult;
+use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -134,12 +134,15 @@ impl TableProvider for StreamTable {
         let input = self
             .scan_stored(state, inner.clone(), filters, limit)
             .await?;
-        let column = |i: usize| -> Arc<dyn PhysicalExpr> {
-            let pos = inner.iter().position(|&j| j == i).unwrap_or(0);
-            Arc::new(Column::new(stored.field(i).name(), pos))
+        // Every stored column used below was put into `inner` above.
+        let column = |i: usize| -> DfResult<Arc<dyn PhysicalExpr>> {
+            let pos = inner.iter().position(|&j| j == i).ok_or_else(|| {
+                DataFusionError::Internal(format!("{} is not scanned", stored.field(i).name()))
+            })?;
+            Ok(Arc::new(Column::new(stored.field(i).name(), pos)))
         };
         let args = id_inputs(self.stream)
-            .map(|c| Ok(column(stored.index_of(c.name())?)))
+            .map(|c| column(stored.index_of(c.name())?))
             .collect::<DfResult<Vec<_>>>()?;
         let id: Arc<dyn PhysicalExpr> = Arc::new(ScalarFunctionExpr::try_new(
             Arc::new(ScalarUDF::new_from_impl(EventIdFn::new(self.stream))),
@@ -153,7 +156,7 @@ impl TableProvider for StreamTable {
                 let name = table.field(i).name().clone();
                 match i == id_col {
                     true => Ok(ProjectionExpr::new(id.clone(), name)),
-                    false => Ok(ProjectionExpr::new(column(to_stored(i)?), name)),
+                    false => Ok(ProjectionExpr::new(column(to_stored(i)?)?, name)),
                 }
             })
             .collect::<DfResult<Vec<_>>>()?;

@@ -119,8 +119,14 @@ pub fn event_id_column(stream: Stream, inputs: &[ArrayRef]) -> Result<StringArra
     let mut values = Vec::with_capacity(hashes.len() * 32);
     let mut offsets = Vec::with_capacity(hashes.len() + 1);
     offsets.push(0i32);
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for h in hashes {
-        values.extend_from_slice(format!("{h:032x}").as_bytes());
+        // Lower-case hex, most significant digit first, written in place (no string per row).
+        values.extend(
+            (0..32)
+                .rev()
+                .map(|i| DIGITS[((h >> (4 * i)) & 0xf) as usize]),
+        );
         offsets.push(values.len() as i32);
     }
     StringArray::try_new(
