@@ -195,6 +195,7 @@ pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Resul
             pending: Pending::default(),
             report: IngestReport::default(),
             tx,
+            buffers: Vec::new(),
         };
         let decoded = sources
             .iter()
@@ -270,6 +271,8 @@ struct Run<'a> {
     pending: Pending,
     report: IngestReport,
     tx: std::sync::mpsc::SyncSender<Pending>,
+    /// Read buffers kept from source to source.
+    buffers: Vec<Vec<u8>>,
 }
 
 /// The writing side of a run: Parquet and quarantine files, then the catalog commit.
@@ -290,10 +293,16 @@ impl Run<'_> {
             return Ok(());
         }
         let mut reader = TailReader::open(&src.path, offset, self.opts.block_size)?;
+        // Decoded blocks' buffers go back to the reader (and from source to source).
+        let (give_back, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+        for buf in self.buffers.drain(..) {
+            let _ = give_back.send(buf);
+        }
+        reader.recycle_from(recycled);
         // The next block is read while this one is decoded (one block ahead, bounded memory).
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Block>>(1);
         std::thread::scope(|scope| {
-            scope.spawn(move || {
+            let read = scope.spawn(move || {
                 loop {
                     let next = reader.next_block().transpose();
                     let stop = !matches!(next, Some(Ok(_)));
@@ -306,6 +315,7 @@ impl Run<'_> {
                         break;
                     }
                 }
+                reader
             });
             let mut touched = false;
             for block in rx {
@@ -313,7 +323,9 @@ impl Run<'_> {
                 let end = block.end();
                 let decoded = match block {
                     Block::Lines { data, start } => {
-                        decode_lines(src.stream, &data, start, lines + 1)
+                        let decoded = decode_lines(src.stream, &data, start, lines + 1);
+                        let _ = give_back.send(data);
+                        decoded
                     }
                     Block::Overlong { start, len, head } => Decoded {
                         rejected: vec![overlong(lines + 1, start, len, head)],
@@ -341,6 +353,9 @@ impl Run<'_> {
                 if self.pending.mem >= self.opts.memory_budget {
                     self.flush()?;
                 }
+            }
+            if let Ok(reader) = read.join() {
+                self.buffers.extend(reader.into_buffers());
             }
             Ok(())
         })
