@@ -7,10 +7,13 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+/// (key, raw JSON text of the value) pairs; events have up to ~16 top-level keys.
+pub type Fields<'a> = smallvec::SmallVec<[(Cow<'a, str>, &'a str); 16]>;
+
 /// The top-level fields of one JSON object, in input order, borrowed from the line.
 pub struct RawRecord<'a> {
     /// (key, raw JSON text of the value) pairs.
-    pub fields: Vec<(Cow<'a, str>, &'a str)>,
+    pub fields: Fields<'a>,
 }
 
 /// Why a line is not a JSON object.
@@ -54,7 +57,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(16);
+        let mut fields = Fields::new();
         while let Some(key) = map.next_key::<KeyStr<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
             fields.push((key.0, value.get()));

@@ -5,72 +5,108 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use regex::{Captures, Regex};
+use regex_automata::meta::Regex;
 
+/// What each pattern masks, in priority order (earlier patterns win at the same position, as in
+/// an alternation).
+#[derive(Clone, Copy)]
+enum Kind {
+    Url,
+    Email,
+    Uuid,
+    Quoted,
+    Path,
+    Ip,
+    Hex,
+    Id,
+    Duration,
+    Number,
+}
+
+const PATTERNS: [(Kind, &str); 10] = [
+    (Kind::Url, r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\x22<>)]+"),
+    (Kind::Email, r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
+    (
+        Kind::Uuid,
+        r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
+    ),
+    (Kind::Quoted, r"'[^']*'|\x22[^\x22]*\x22|`[^`]*`"),
+    (
+        Kind::Path,
+        r"[A-Za-z]:\\[^\s'\x22]+|\[PATH\]|(?:~|\.{1,2})?/[\w.@+-]+(?:/[\w.@+-]+)+/?",
+    ),
+    (Kind::Ip, r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
+    (
+        Kind::Hex,
+        r"\b0x[0-9a-fA-F]+\b|\b[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*\b|\b[0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*\b",
+    ),
+    (
+        Kind::Id,
+        r"\b[A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*\d[A-Za-z0-9_-]*\b",
+    ),
+    (
+        Kind::Duration,
+        r"\b\d+(?:\.\d+)?\s?(?:ms|us|µs|ns|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\b",
+    ),
+    (Kind::Number, r"\b\d+(?:\.\d+)?\b"),
+];
+
+/// One search over all patterns that reports which one matched: the same matches as the
+/// alternation of named groups this replaced, without resolving capture groups (a bounded
+/// backtracker run per match, the larger part of the cost on unseen messages).
 fn masker() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(concat!(
-            r"(?P<url>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\x22<>)]+)",
-            r"|(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b)",
-            r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
-            r"|(?P<quoted>'[^']*'|\x22[^\x22]*\x22|`[^`]*`)",
-            r"|(?P<path>[A-Za-z]:\\[^\s'\x22]+|\[PATH\]|(?:~|\.{1,2})?/[\w.@+-]+(?:/[\w.@+-]+)+/?)",
-            r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b)",
-            r"|(?P<hex>\b0x[0-9a-fA-F]+\b|\b[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*\b|\b[0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*\b)",
-            r"|(?P<id>\b[A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*\d[A-Za-z0-9_-]*\b)",
-            r"|(?P<dur>\b\d+(?:\.\d+)?\s?(?:ms|us|µs|ns|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\b)",
-            r"|(?P<num>\b\d+(?:\.\d+)?\b)",
-        ))
-        .expect("static error-pattern regex is valid")
+        Regex::new_many(&PATTERNS.map(|(_, p)| p)).expect("static error-pattern regexes are valid")
     })
 }
 
-fn mask(c: &Captures) -> String {
-    let token = if c.name("url").is_some() {
-        "<url>"
-    } else if c.name("email").is_some() {
-        "<email>"
-    } else if c.name("uuid").is_some() {
-        "<uuid>"
-    } else if let Some(q) = c.name("quoted") {
-        let quote = &q.as_str()[..1];
-        return format!("{quote}<str>{quote}");
-    } else if c.name("path").is_some() {
-        "<path>"
-    } else if c.name("ip").is_some() {
-        "<ip>"
-    } else if let Some(h) = c.name("hex") {
+fn mask(kind: Kind, m: &str, out: &mut String) {
+    let token = match kind {
+        Kind::Url => "<url>",
+        Kind::Email => "<email>",
+        Kind::Uuid => "<uuid>",
+        Kind::Quoted => {
+            let quote = &m[..1];
+            out.push_str(quote);
+            out.push_str("<str>");
+            out.push_str(quote);
+            return;
+        }
+        Kind::Path => "<path>",
+        Kind::Ip => "<ip>",
         // Short hex-looking words ("cafe1", "a1") are kept unless they are long enough to be ids.
-        if h.as_str().len() < 8 && !h.as_str().starts_with("0x") {
-            return mask_digits(h.as_str());
+        Kind::Hex if m.len() < 8 && !m.starts_with("0x") => {
+            if m.bytes().all(|b| b.is_ascii_digit()) {
+                "<n>"
+            } else {
+                m
+            }
         }
-        "<hex>"
-    } else if let Some(id) = c.name("id") {
+        Kind::Hex => "<hex>",
         // Names such as gpt-4o or claude-3-5-sonnet stay readable; ids carry several digits.
-        if id.as_str().bytes().filter(u8::is_ascii_digit).count() < 3 {
-            return id.as_str().to_string();
-        }
-        "<id>"
-    } else if c.name("dur").is_some() {
-        "<duration>"
-    } else {
-        "<n>"
+        Kind::Id if m.bytes().filter(u8::is_ascii_digit).count() < 3 => m,
+        Kind::Id => "<id>",
+        Kind::Duration => "<duration>",
+        Kind::Number => "<n>",
     };
-    token.to_string()
-}
-
-fn mask_digits(word: &str) -> String {
-    if word.bytes().all(|b| b.is_ascii_digit()) {
-        "<n>".to_string()
-    } else {
-        word.to_string()
-    }
+    out.push_str(token);
 }
 
 /// Masks the variable parts of an error message.
 pub fn error_pattern(text: &str) -> String {
-    let masked = masker().replace_all(text, mask);
+    let mut masked = String::with_capacity(text.len());
+    let mut last = 0;
+    for m in masker().find_iter(text) {
+        masked.push_str(&text[last..m.start()]);
+        mask(
+            PATTERNS[m.pattern().as_usize()].0,
+            &text[m.range()],
+            &mut masked,
+        );
+        last = m.end();
+    }
+    masked.push_str(&text[last..]);
     let mut out = String::with_capacity(masked.len());
     for word in masked.split_whitespace() {
         if !out.is_empty() {
@@ -104,6 +140,153 @@ pub fn error_pattern_cached(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::error_pattern as p;
+    use rand::{Rng, SeedableRng};
+    use regex::{Captures, Regex};
+
+    /// The implementation this module had before (one alternation of named groups, resolved
+    /// with captures): the new one must give the same pattern for every message.
+    fn reference(re: &Regex, text: &str) -> String {
+        let masked = re.replace_all(text, reference_mask);
+        masked.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    fn reference_regex() -> Regex {
+        Regex::new(concat!(
+            r"(?P<url>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\x22<>)]+)",
+            r"|(?P<email>\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b)",
+            r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
+            r"|(?P<quoted>'[^']*'|\x22[^\x22]*\x22|`[^`]*`)",
+            r"|(?P<path>[A-Za-z]:\\[^\s'\x22]+|\[PATH\]|(?:~|\.{1,2})?/[\w.@+-]+(?:/[\w.@+-]+)+/?)",
+            r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b)",
+            r"|(?P<hex>\b0x[0-9a-fA-F]+\b|\b[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*\b|\b[0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*\b)",
+            r"|(?P<id>\b[A-Za-z][A-Za-z0-9]*[-_][A-Za-z0-9_-]*\d[A-Za-z0-9_-]*\b)",
+            r"|(?P<dur>\b\d+(?:\.\d+)?\s?(?:ms|us|µs|ns|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\b)",
+            r"|(?P<num>\b\d+(?:\.\d+)?\b)",
+        ))
+        .unwrap()
+    }
+
+    fn reference_mask(c: &Captures) -> String {
+        let digits_only = |w: &str| {
+            if w.bytes().all(|b| b.is_ascii_digit()) {
+                "<n>".to_string()
+            } else {
+                w.to_string()
+            }
+        };
+        if c.name("url").is_some() {
+            "<url>".into()
+        } else if c.name("email").is_some() {
+            "<email>".into()
+        } else if c.name("uuid").is_some() {
+            "<uuid>".into()
+        } else if let Some(q) = c.name("quoted") {
+            let quote = &q.as_str()[..1];
+            format!("{quote}<str>{quote}")
+        } else if c.name("path").is_some() {
+            "<path>".into()
+        } else if c.name("ip").is_some() {
+            "<ip>".into()
+        } else if let Some(h) = c.name("hex") {
+            if h.as_str().len() < 8 && !h.as_str().starts_with("0x") {
+                digits_only(h.as_str())
+            } else {
+                "<hex>".into()
+            }
+        } else if let Some(id) = c.name("id") {
+            if id.as_str().bytes().filter(u8::is_ascii_digit).count() < 3 {
+                id.as_str().to_string()
+            } else {
+                "<id>".into()
+            }
+        } else if c.name("dur").is_some() {
+            "<duration>".into()
+        } else {
+            "<n>".into()
+        }
+    }
+
+    #[test]
+    fn same_patterns_as_the_alternation_it_replaced() {
+        let fragments = [
+            "Timeout after 30000ms",
+            "retry after 12s",
+            "(429)",
+            "exit code 103",
+            "Step 3",
+            "'/home/alice/src/index.ts'",
+            "\"users_12\"",
+            "`cmd`",
+            "/var/tmp/x.log",
+            "C:\\Users\\bob\\out.js",
+            "[PATH]",
+            "~/a/b",
+            "../x/y/",
+            "run-005",
+            "req_0a1b2c3d4e5f",
+            "bob@example.com",
+            "10.0.0.12:8080",
+            "10.0.0.256",
+            "3f9a2c7e1b4d5a60",
+            "cafe1",
+            "a1",
+            "0xDEADbeef",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "https://api.x.com/v1?q=1",
+            "gpt-4o",
+            "claude-3-5-sonnet",
+            "6.5/10",
+            "and/or",
+            "42",
+            "4.5",
+            "12 MB",
+            "5 minutes",
+            "3 h",
+            "7days",
+            "µs",
+            "17µs",
+            "Ünïcödé-123",
+            "日本語 45",
+            "ﾃｽﾄ",
+            "x",
+            "-",
+            ".",
+            ":",
+            "'",
+            "\"",
+            "`",
+            "é5",
+            "5é",
+            "ab_12_34",
+            "A-1-2-3",
+            "sk-",
+            "1e5",
+            "v2",
+            "node_modules/a",
+        ];
+        let seps = [
+            " ", "", ": ", ", ", "/", "-", "(", ")", "\t", "  ", "'", ".",
+        ];
+        let mut corpus: Vec<String> = fragments.iter().map(|f| f.to_string()).collect();
+        for a in fragments {
+            for b in fragments {
+                corpus.push(format!("{a} {b}"));
+            }
+        }
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for _ in 0..rng.random_range(1..7) {
+                s.push_str(fragments[rng.random_range(0..fragments.len())]);
+                s.push_str(seps[rng.random_range(0..seps.len())]);
+            }
+            corpus.push(s);
+        }
+        let re = reference_regex();
+        for text in &corpus {
+            assert_eq!(p(text), reference(&re, text), "{text:?}");
+        }
+    }
 
     #[test]
     fn variable_parts_are_masked() {

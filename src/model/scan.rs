@@ -10,18 +10,20 @@
 
 use std::borrow::Cow;
 
+use super::flex::Fields;
+
 /// Nesting deeper than this is left to serde_json (whose own limit is 128).
 pub const MAX_DEPTH: usize = 64;
 
 /// The top-level (key, raw value) pairs of `line`, if it is a plain JSON object.
-pub fn object(line: &str) -> Option<Vec<(Cow<'_, str>, &str)>> {
+pub fn object(line: &str) -> Option<Fields<'_>> {
     let b = line.as_bytes();
     let mut i = ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i = ws(b, i + 1);
-    let mut fields = Vec::with_capacity(16);
+    let mut fields = Fields::new();
     if b.get(i) == Some(&b'}') {
         i += 1;
     } else {
