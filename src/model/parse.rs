@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::flex::{Flex, NotObject, RawRecord};
+use super::flex::{Fields, Flex, NotObject, parse_object};
 use super::sanitize::{Memo, REDACTED, is_secret_key, memoized, sanitize_json, sanitize_text};
 use super::schema::{Col, Stream};
 use super::timefmt::parse_iso_ms;
@@ -109,11 +109,12 @@ pub fn parse_str(stream: Stream, line: &str) -> Result<Normalized<'_>, ParseErro
         return Err(ParseError::TooLong(line.len()));
     }
     let line = line.strip_suffix('\r').unwrap_or(line);
-    let raw = RawRecord::parse(line).map_err(|e| match e {
+    let mut fields = Fields::new();
+    parse_object(line, &mut fields).map_err(|e| match e {
         NotObject::Syntax(m) => ParseError::NotJson(m),
         NotObject::Kind(k) => ParseError::NotObject(k),
     })?;
-    normalize(stream, raw)
+    normalize(stream, &mut fields)
 }
 
 /// Keys that are not columns but are understood.
@@ -142,10 +143,11 @@ struct KeyTable {
 
 /// A key of up to 16 bytes as two little-endian words and its length.
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct KeyWords(u64, u64, usize);
+pub(crate) struct KeyWords(u64, u64, usize);
 
 impl KeyWords {
-    fn of(key: &[u8]) -> Option<KeyWords> {
+    /// The key's words; `None` when it is longer than 16 bytes.
+    pub(crate) fn of(key: &[u8]) -> Option<KeyWords> {
         // Overlapping loads of the key's own bytes: copying it into a zeroed buffer and reading
         // that back as words stalled on store forwarding (a third of `normalize` in perf).
         let n = key.len();
@@ -165,7 +167,8 @@ impl KeyWords {
         Some(KeyWords(a, b, n))
     }
 
-    fn slot(self) -> usize {
+    /// A hash of the key, in 0..64.
+    pub(crate) fn slot(self) -> usize {
         ((self.0 ^ self.1.rotate_left(7) ^ self.2 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
             as usize
     }
@@ -219,12 +222,12 @@ impl KeyTable {
     }
 }
 
-fn normalize<'a>(stream: Stream, raw: RawRecord<'a>) -> Result<Normalized<'a>, ParseError> {
+fn normalize<'a>(stream: Stream, fields: &mut Fields<'a>) -> Result<Normalized<'a>, ParseError> {
     let mut n = Normalized::default();
     let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut metadata: Option<Flex<'a>> = None;
-    for (key, value) in raw.fields {
+    for (key, value) in fields.drain(..) {
         let flex = Flex::from_raw(value);
         match known_key(stream, &key) {
             Some(Known::Ts(i)) => ts_candidates[i as usize] = Some(flex),

@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use regex::{Captures, Regex};
 use serde_json::Value;
 
@@ -49,21 +48,63 @@ const TRIGGERS: &[&str] = &[
     "[redacted].",
 ];
 
-fn triggers() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| {
-        // A DFA: one table look-up per byte, the fastest kind for this small set.
-        AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(TRIGGERS)
-            .expect("static trigger list is valid")
+/// ASCII lower-casing as a table (other bytes map to themselves).
+const FOLD: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).to_ascii_lowercase();
+        i += 1;
+    }
+    t
+};
+
+/// One bit per byte pair (case-folded) that some trigger starts with.
+fn trigger_starts() -> &'static [u64; 1024] {
+    static BITS: OnceLock<[u64; 1024]> = OnceLock::new();
+    BITS.get_or_init(|| {
+        let mut bits = [0u64; 1024];
+        for t in TRIGGERS {
+            let pair = (t.as_bytes()[0] as usize) << 8 | t.as_bytes()[1] as usize;
+            bits[pair >> 6] |= 1 << (pair & 63);
+        }
+        bits
     })
 }
 
-/// True when `text` might hold something the rules redact.
+/// True when `text` contains a trigger, ignoring ASCII case.
+///
+/// Hand-written rather than aho-corasick's DFA (which this replaced): most texts are short
+/// (a metadata object per event), where the automaton's per-call set-up and per-byte state
+/// walk cost ~16 instructions a byte (callgrind); a table of the triggers' first byte pairs
+/// rejects almost every position in a few instructions, and the rare candidate is compared
+/// with the triggers directly. A test checks both agree.
 fn may_hold_secret(text: &str) -> bool {
-    triggers().is_match(text)
+    let b = text.as_bytes();
+    let starts = trigger_starts();
+    let mut prev = match b.first() {
+        Some(&c) => FOLD[c as usize] as usize,
+        None => return false,
+    };
+    for i in 1..b.len() {
+        let cur = FOLD[b[i] as usize] as usize;
+        let pair = prev << 8 | cur;
+        if starts[pair >> 6] >> (pair & 63) & 1 != 0 && trigger_at(&b[i - 1..]) {
+            return true;
+        }
+        prev = cur;
+    }
+    false
+}
+
+/// True when `rest` starts with a trigger, ignoring ASCII case.
+fn trigger_at(rest: &[u8]) -> bool {
+    TRIGGERS.iter().any(|t| {
+        let t = t.as_bytes();
+        rest.len() >= t.len()
+            && FOLD[rest[1] as usize] == t[1]
+            && rest.iter().zip(t).all(|(&x, &y)| FOLD[x as usize] == y)
+    })
 }
 
 struct Rule {
@@ -255,10 +296,105 @@ fn key_words(key: &str) -> Vec<String> {
 /// Text without any trigger substring is only minified; otherwise it is parsed, walked and
 /// written again.
 pub fn sanitize_json(text: &str) -> Cow<'_, str> {
-    if !may_hold_secret(text) {
-        return minify_json(text);
+    match json_outline(text) {
+        Some(Outline {
+            trigger: false,
+            spaced,
+        }) => {
+            if spaced {
+                minify_json(text)
+            } else {
+                Cow::Borrowed(text)
+            }
+        }
+        _ => memoized(Memo::Json, text, sanitize_json_slow),
     }
-    memoized(Memo::Json, text, sanitize_json_slow)
+}
+
+/// What one pass over JSON text tells [`sanitize_json`].
+struct Outline {
+    /// Some key or string value holds a trigger.
+    trigger: bool,
+    /// There is white space outside strings.
+    spaced: bool,
+}
+
+/// Outlines JSON text (`None` when it is not sure the text is JSON; then the slow path decides).
+///
+/// Equivalent to looking for triggers in the whole text, as this did before: outside strings,
+/// JSON has only numbers, `true`/`false`/`null`, punctuation and white space, none of which
+/// can hold a trigger, and no trigger holds a quote. So only strings are looked at — and keys,
+/// which repeat from event to event (every `metadata` object has the same few), go through a
+/// per-thread cache of keys without a trigger.
+fn json_outline(text: &str) -> Option<Outline> {
+    let b = text.as_bytes();
+    let mut out = Outline {
+        trigger: false,
+        spaced: false,
+    };
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let end = super::scan::string(b, i, true)?;
+                let inner = &text[i + 1..end - 1];
+                let mut j = end;
+                while matches!(b.get(j), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+                    j += 1;
+                }
+                let trigger = if b.get(j) == Some(&b':') {
+                    key_may_hold_secret(inner)
+                } else {
+                    may_hold_secret(inner)
+                };
+                if trigger {
+                    out.trigger = true;
+                    return Some(out);
+                }
+                i = end;
+            }
+            b' ' | b'\n' | b'\t' | b'\r' => {
+                out.spaced = true;
+                i += 1;
+            }
+            b'0'..=b'9' | b'-' => {
+                i += 1;
+                while let Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') = b.get(i) {
+                    i += 1;
+                }
+            }
+            b'{' | b'}' | b'[' | b']' | b',' | b':' => i += 1,
+            b't' if b[i..].starts_with(b"true") => i += 4,
+            b'f' if b[i..].starts_with(b"false") => i += 5,
+            b'n' if b[i..].starts_with(b"null") => i += 4,
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// [`may_hold_secret`] for an object key, through a per-thread direct-mapped cache of short
+/// keys without a trigger (the same few keys come back on every event).
+fn key_may_hold_secret(key: &str) -> bool {
+    use super::parse::KeyWords;
+    thread_local! {
+        static PLAIN: std::cell::RefCell<[Option<KeyWords>; 64]> =
+            const { std::cell::RefCell::new([None; 64]) };
+    }
+    let Some(words) = KeyWords::of(key.as_bytes()) else {
+        return may_hold_secret(key);
+    };
+    let slot = words.slot();
+    PLAIN.with(|plain| {
+        if plain.borrow()[slot] == Some(words) {
+            return false;
+        }
+        let trigger = may_hold_secret(key);
+        if !trigger {
+            plain.borrow_mut()[slot] = Some(words);
+        }
+        trigger
+    })
 }
 
 fn sanitize_json_slow(text: &str) -> Cow<'_, str> {
@@ -429,6 +565,108 @@ pub fn sanitize_value(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trigger_check_agrees_with_aho_corasick() {
+        use rand::{Rng, SeedableRng};
+        let ac = aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(TRIGGERS)
+            .unwrap();
+        let pieces: Vec<String> = TRIGGERS
+            .iter()
+            .flat_map(|t| {
+                let n = t.len();
+                [
+                    t.to_string(),
+                    t[..n - 1].to_string(),
+                    t[1..].to_string(),
+                    t.to_uppercase(),
+                ]
+            })
+            .chain(
+                [
+                    "a", "é", "日本", " ", "\"", "{", "1", "_", "-", "x", "K", "S",
+                ]
+                .map(String::from),
+            )
+            .collect();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+        let (mut hits, mut misses) = (0, 0);
+        for _ in 0..50_000 {
+            let mut text = String::new();
+            for _ in 0..rng.random_range(0..6) {
+                let p = &pieces[rng.random_range(0..pieces.len())];
+                // Flip the case of one ASCII letter now and then.
+                let flip = rng.random_range(0..p.len().max(1) * 2);
+                for (i, c) in p.chars().enumerate() {
+                    text.push(if i == flip { c.to_ascii_uppercase() } else { c });
+                }
+            }
+            let want = ac.is_match(&text);
+            assert_eq!(may_hold_secret(&text), want, "{text:?}");
+            if want { hits += 1 } else { misses += 1 }
+        }
+        assert!(hits > 1000 && misses > 1000, "{hits} {misses}");
+    }
+
+    #[test]
+    fn json_outline_finds_the_triggers_of_the_whole_text() {
+        use rand::{Rng, SeedableRng};
+        let words = [
+            "memory_delta_mb",
+            "cpu",
+            "x",
+            "Token",
+            "api_key",
+            "sk-12ab",
+            "pass",
+            "é",
+            "ok",
+            "http://u:p@h",
+            "\\u0041",
+            "bearer",
+            "[REDACTED].x",
+            "-----BEGIN",
+            "akia",
+            "a\\\"b",
+        ];
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let pick =
+            |rng: &mut rand_xoshiro::Xoshiro256PlusPlus| words[rng.random_range(0..words.len())];
+        for round in 0..20_000 {
+            let mut text = String::from("{");
+            for k in 0..rng.random_range(0..4) {
+                if k > 0 {
+                    text.push(',');
+                }
+                let space = if round % 3 == 0 { " " } else { "" };
+                let key = pick(&mut rng);
+                let value = match rng.random_range(0..5) {
+                    0 => format!("{}", rng.random_range(-5.0..1e6)),
+                    1 => format!("\"{}\"", pick(&mut rng)),
+                    2 => "[true,false,null,1e-3]".to_string(),
+                    3 => format!("{{\"{}\":{space}\"{}\"}}", pick(&mut rng), pick(&mut rng)),
+                    _ => "null".to_string(),
+                };
+                text.push_str(&format!("\"{key}\"{space}:{space}{value}"));
+            }
+            text.push('}');
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+                "{text}"
+            );
+            // Not outlined only for what the slow path handles anyway: `\u` escapes (a trigger).
+            let Some(o) = json_outline(&text) else {
+                assert!(text.contains("\\u"), "not outlined: {text}");
+                continue;
+            };
+            assert_eq!(o.trigger, may_hold_secret(&text), "{text}");
+            if !o.trigger {
+                assert_eq!(o.spaced, text.contains(' '), "{text}");
+            }
+        }
+    }
 
     #[test]
     fn key_words_split_camel_case_and_separators() {

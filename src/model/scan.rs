@@ -15,15 +15,20 @@ use super::flex::Fields;
 /// Nesting deeper than this is left to serde_json (whose own limit is 128).
 pub const MAX_DEPTH: usize = 64;
 
-/// The top-level (key, raw value) pairs of `line`, if it is a plain JSON object.
-pub fn object(line: &str) -> Option<Fields<'_>> {
+/// The top-level (key, raw value) pairs of `line` into `fields`, if it is a plain JSON object
+/// (false: not sure; `fields` then holds a partial list).
+pub fn object<'a>(line: &'a str, fields: &mut Fields<'a>) -> bool {
+    fields.clear();
+    object_fields(line, fields).is_some()
+}
+
+fn object_fields<'a>(line: &'a str, fields: &mut Fields<'a>) -> Option<()> {
     let b = line.as_bytes();
     let mut i = ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i = ws(b, i + 1);
-    let mut fields = Fields::new();
     if b.get(i) == Some(&b'}') {
         i += 1;
     } else {
@@ -51,7 +56,7 @@ pub fn object(line: &str) -> Option<Fields<'_>> {
             }
         }
     }
-    (ws(b, i) == b.len()).then_some(fields)
+    (ws(b, i) == b.len()).then_some(())
 }
 
 /// True when `text` is certainly one JSON value (false: not valid, or not sure).
@@ -67,8 +72,9 @@ fn ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// `b[i]` is an opening quote: the index after the closing one.
-fn string(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
+/// `b[i]` is an opening quote: the index after the closing one (`None` when not sure: a control
+/// character, or an escape when `escapes` is false or other than a one-character escape).
+pub(crate) fn string(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
     let mut j = i + 1;
     loop {
         let k = special(b, j)?;
@@ -238,6 +244,11 @@ fn container(b: &[u8], i: usize, depth: usize, close: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn object(line: &str) -> Option<Fields<'_>> {
+        let mut fields = Fields::new();
+        super::object(line, &mut fields).then_some(fields)
+    }
 
     /// Whatever the scanner accepts, serde_json accepts too, with the same fields.
     fn agrees(line: &str) {
