@@ -105,7 +105,7 @@ impl<'a> Flex<'a> {
         match text.as_bytes().first() {
             Some(b'"') => {
                 let inner = &text[1..text.len() - 1];
-                if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+                if super::scan::backslash(inner.as_bytes()).is_none() {
                     Flex::Str(Cow::Borrowed(inner))
                 } else {
                     // The text was validated already, so serde_json cannot fail here.
@@ -138,7 +138,7 @@ impl<'a> Flex<'a> {
 fn unescape(inner: &str) -> Option<String> {
     let mut out = String::with_capacity(inner.len());
     let mut rest = inner;
-    while let Some(k) = memchr::memchr(b'\\', rest.as_bytes()) {
+    while let Some(k) = super::scan::backslash(rest.as_bytes()) {
         out.push_str(&rest[..k]);
         out.push(match rest.as_bytes().get(k + 1)? {
             b'"' => '"',

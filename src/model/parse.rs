@@ -228,8 +228,19 @@ fn normalize<'a>(stream: Stream, fields: &mut Fields<'a>) -> Result<Normalized<'
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut metadata: Option<Flex<'a>> = None;
     for (key, value) in fields.drain(..) {
+        let known = known_key(stream, &key);
+        if let Some(Known::Field(Col::Params)) = known
+            && value.starts_with('"')
+        {
+            // JSON text in a string, as the original logger wrote `params`: the same few texts
+            // on most lines, cached by their escaped form (no unescaping on a hit).
+            n.params = Some(Cow::Owned(
+                memoized(Memo::JsonInString, value, json_in_literal).into_owned(),
+            ));
+            continue;
+        }
         let flex = Flex::from_raw(value);
-        match known_key(stream, &key) {
+        match known {
             Some(Known::Ts(i)) => ts_candidates[i as usize] = Some(flex),
             Some(Known::TypeTag) => {
                 if !matches!(&flex, Flex::Str(s) if s == "skill_invocation") {
@@ -416,12 +427,20 @@ fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
 fn json_text<'a>(field: &'static str, v: Flex<'a>) -> Result<Cow<'a, str>, ParseError> {
     Ok(match v {
         Flex::Json(t) => sanitize_json(t),
-        // The same few params texts repeat on most lines: cached per thread.
-        Flex::Str(s) => Cow::Owned(memoized(Memo::JsonInString, &s, json_in_string).into_owned()),
+        Flex::Str(s) => Cow::Owned(json_in_string(&s).into_owned()),
         Flex::Num(_, t) => Cow::Borrowed(t),
         Flex::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
         Flex::Null => return Err(bad(field, "JSON", &Flex::Null)),
     })
+}
+
+/// [`json_in_string`] of a JSON string literal (with its quotes and escapes).
+fn json_in_literal(literal: &str) -> Cow<'_, str> {
+    let s = match Flex::from_raw(literal) {
+        Flex::Str(s) => s,
+        _ => Cow::Borrowed(literal), // not a literal after all: read as it is
+    };
+    Cow::Owned(json_in_string(&s).into_owned())
 }
 
 fn json_in_string(s: &str) -> Cow<'_, str> {

@@ -181,7 +181,8 @@ pub(crate) enum Memo {
     Text = 0,
     /// [`sanitize_json`] of JSON with a trigger.
     Json = 1,
-    /// JSON given as a string (the original logger's `params`), to canonical JSON text.
+    /// JSON given as a string literal, quotes and escapes included (the original logger's
+    /// `params`), to canonical JSON text.
     JsonInString = 2,
 }
 
