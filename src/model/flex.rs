@@ -7,8 +7,76 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-/// (key, raw JSON text of the value) pairs; events have up to ~16 top-level keys.
-pub type Fields<'a> = smallvec::SmallVec<[(Cow<'a, str>, &'a str); 16]>;
+/// The top-level fields of one line: (key, raw JSON text of the value) pairs in input order.
+///
+/// Up to [`Fields::PLAIN`] fields with unescaped keys (the scanner's case) live in a fixed array:
+/// a `Vec` per line, and then a `SmallVec` whose out-of-line `push` stalled on each 40-byte
+/// element, both showed in ingest profiles. The rest (serde_json's case) go to a `Vec`.
+pub struct Fields<'a> {
+    plain: [(&'a str, &'a str); Fields::PLAIN],
+    len: usize,
+    other: Vec<(Cow<'a, str>, &'a str)>,
+}
+
+impl<'a> Fields<'a> {
+    /// How many fields with plain keys fit in the array.
+    pub const PLAIN: usize = 16;
+
+    /// No fields.
+    pub fn new() -> Self {
+        Fields {
+            plain: [("", ""); Fields::PLAIN],
+            len: 0,
+            other: Vec::new(),
+        }
+    }
+
+    /// Forgets every field.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.other.clear();
+    }
+
+    /// Adds a field whose key needs no unescaping; false (nothing added) when the array is full.
+    #[inline(always)]
+    pub fn push_plain(&mut self, key: &'a str, value: &'a str) -> bool {
+        if self.len == Fields::PLAIN || !self.other.is_empty() {
+            return false;
+        }
+        self.plain[self.len] = (key, value);
+        self.len += 1;
+        true
+    }
+
+    /// Adds any field (after the plain ones).
+    pub fn push(&mut self, key: Cow<'a, str>, value: &'a str) {
+        self.other.push((key, value));
+    }
+
+    /// The fields in input order.
+    pub fn iter(&self) -> impl Iterator<Item = (Cow<'a, str>, &'a str)> + '_ {
+        self.plain[..self.len]
+            .iter()
+            .map(|&(k, v)| (Cow::Borrowed(k), v))
+            .chain(self.other.iter().cloned())
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.len + self.other.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for Fields<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// Why a line is not a JSON object.
 #[derive(Debug)]
@@ -34,28 +102,27 @@ pub fn parse_object<'a>(line: &'a str, fields: &mut Fields<'a>) -> Result<(), No
         });
     }
     let mut de = serde_json::Deserializer::from_str(line);
-    *fields = de
-        .deserialize_map(RecordVisitor)
+    fields.clear();
+    de.deserialize_map(RecordVisitor(fields))
         .map_err(|e| NotObject::Syntax(e.to_string()))?;
     de.end().map_err(|e| NotObject::Syntax(e.to_string()))
 }
 
-struct RecordVisitor;
+struct RecordVisitor<'f, 'de>(&'f mut Fields<'de>);
 
-impl<'de> Visitor<'de> for RecordVisitor {
-    type Value = Fields<'de>;
+impl<'de> Visitor<'de> for RecordVisitor<'_, 'de> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Fields::new();
         while let Some(key) = map.next_key::<KeyStr<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
-            fields.push((key.0, value.get()));
+            self.0.push(key.0, value.get());
         }
-        Ok(fields)
+        Ok(())
     }
 }
 
@@ -210,14 +277,16 @@ mod tests {
     use super::*;
 
     struct RawRecord<'a> {
-        fields: Fields<'a>,
+        fields: Vec<(Cow<'a, str>, &'a str)>,
     }
 
     impl RawRecord<'_> {
         fn parse(line: &str) -> Result<RawRecord<'_>, NotObject> {
             let mut fields = Fields::new();
             parse_object(line, &mut fields)?;
-            Ok(RawRecord { fields })
+            Ok(RawRecord {
+                fields: fields.iter().collect(),
+            })
         }
     }
 
@@ -243,6 +312,21 @@ mod tests {
         );
         assert_eq!(Flex::from_raw(rec.fields[3].1), Flex::Null);
         assert_eq!(Flex::from_raw(rec.fields[4].1), Flex::Bool(true));
+    }
+
+    #[test]
+    fn more_fields_than_the_array_holds_keep_their_order() {
+        let keys: Vec<String> = (0..Fields::PLAIN + 5).map(|i| format!("k{i}")).collect();
+        let line = format!(
+            "{{{}}}",
+            keys.iter()
+                .map(|k| format!("\"{k}\":1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let rec = RawRecord::parse(&line).expect("object");
+        let got: Vec<&str> = rec.fields.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(got, keys);
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn parse_str(stream: Stream, line: &str) -> Result<Normalized<'_>, ParseErro
         NotObject::Syntax(m) => ParseError::NotJson(m),
         NotObject::Kind(k) => ParseError::NotObject(k),
     })?;
-    normalize(stream, &mut fields)
+    normalize(stream, &fields)
 }
 
 /// Keys that are not columns but are understood.
@@ -222,12 +222,12 @@ impl KeyTable {
     }
 }
 
-fn normalize<'a>(stream: Stream, fields: &mut Fields<'a>) -> Result<Normalized<'a>, ParseError> {
+fn normalize<'a>(stream: Stream, fields: &Fields<'a>) -> Result<Normalized<'a>, ParseError> {
     let mut n = Normalized::default();
     let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut metadata: Option<Flex<'a>> = None;
-    for (key, value) in fields.drain(..) {
+    for (key, value) in fields.iter() {
         let known = known_key(stream, &key);
         if let Some(Known::Field(Col::Params)) = known
             && value.starts_with('"')
