@@ -35,14 +35,14 @@ fn object_fields<'a>(line: &'a str, fields: &mut Fields<'a>) -> Option<()> {
                 return None;
             }
             let end = string(b, i, false)?;
-            let key = &line[i + 1..end - 1];
+            let key = ascii_cut(line, i + 1, end - 1);
             i = ws(b, end);
             if b.get(i) != Some(&b':') {
                 return None;
             }
             i = ws(b, i + 1);
             let value_end = value(b, i, 1)?;
-            if !fields.push_plain(key, &line[i..value_end]) {
+            if !fields.push_plain(key, ascii_cut(line, i, value_end)) {
                 return None; // more fields than the array holds: serde_json reads this line
             }
             i = ws(b, value_end);
@@ -57,6 +57,18 @@ fn object_fields<'a>(line: &'a str, fields: &mut Fields<'a>) -> Option<()> {
         }
     }
     (ws(b, i) == b.len()).then_some(())
+}
+
+/// `&line[a..b]` where `a` and `b` are each at an ASCII byte or just after one: char
+/// boundaries by construction, so the two boundary checks of a `str` slice (1.4 % of ingest
+/// instructions, callgrind) are skipped.
+#[inline(always)]
+fn ascii_cut(line: &str, a: usize, b: usize) -> &str {
+    debug_assert!(line.is_char_boundary(a) && line.is_char_boundary(b) && a <= b);
+    let bytes = &line.as_bytes()[a..b];
+    // SAFETY: `line` is UTF-8 and `a`, `b` are char boundaries (an ASCII byte is a whole char:
+    // a char starts at it and just after it), so the bytes between them are UTF-8.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
 /// True when `text` is certainly one JSON value (false: not valid, or not sure).
@@ -74,6 +86,7 @@ fn ws(b: &[u8], mut i: usize) -> usize {
 
 /// `b[i]` is an opening quote: the index after the closing one (`None` when not sure: a control
 /// character, or an escape when `escapes` is false or other than a one-character escape).
+#[inline(always)]
 pub(crate) fn string(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
     let mut j = i + 1;
     loop {
@@ -99,6 +112,7 @@ pub(crate) fn backslash(body: &[u8]) -> Option<usize> {
 /// The first `"`, `\` or control character at or after `b[i]`: sixteen bytes at a time with SSE2
 /// (part of every x86_64 CPU), then eight at a time (SWAR). Event strings are short, where
 /// `memchr`'s set-up costs more than it saves, and this finds control characters in the same pass.
+#[inline(always)]
 fn special(b: &[u8], i: usize) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     let i = {
