@@ -126,17 +126,22 @@ enum Known {
 }
 
 fn known_key(stream: Stream, key: &str) -> Option<Known> {
-    let known = KeyTable::get().find(key)?;
+    KeyTable::of(stream).find(key)
+}
+
+/// True when `stream` understands `known` (the table of `stream` holds only those keys).
+fn understood(stream: Stream, known: Known) -> bool {
     match known {
-        Known::TypeTag if stream != Stream::Skill => None,
-        Known::Field(col) if col != Col::Metadata && !stream.columns().contains(&col) => None,
-        k => Some(k),
+        Known::TypeTag => stream == Stream::Skill,
+        Known::Field(col) => col == Col::Metadata || stream.columns().contains(&col),
+        Known::Ts(_) => true,
     }
 }
 
-/// Every understood key, looked up by its length and first sixteen bytes (one probe, two word
-/// compares, no `memcmp` call): a `match` on the key string called `memcmp` for several
-/// candidates per key, 12 keys per line (about 5 % of ingest CPU in perf).
+/// The keys a stream understands, looked up by length and first sixteen bytes (one probe, two
+/// word compares, no `memcmp` call): a `match` on the key string called `memcmp` for several
+/// candidates per key, 12 keys per line (about 5 % of ingest CPU in perf). One table per stream,
+/// so that no per-key check of the stream's columns follows (8 % of `normalize` in perf).
 struct KeyTable {
     slots: [Option<(KeyWords, Known)>; 64],
 }
@@ -175,38 +180,40 @@ impl KeyWords {
 }
 
 impl KeyTable {
-    fn get() -> &'static KeyTable {
-        static TABLE: std::sync::OnceLock<KeyTable> = std::sync::OnceLock::new();
-        TABLE.get_or_init(|| {
-            let mut keys: Vec<(&'static str, Known)> = vec![
-                ("timestamp", Known::Ts(0)),
-                ("ts", Known::Ts(1)),
-                ("iso_timestamp", Known::Ts(2)),
-                ("type", Known::TypeTag),
-                ("metadata", Known::Field(Col::Metadata)),
-            ];
-            for s in Stream::ALL {
-                for &col in s.columns() {
-                    let derived = matches!(
-                        col,
-                        Col::Ts | Col::EventId | Col::ErrorPattern | Col::Extra | Col::Metadata
-                    );
-                    if !derived && !keys.iter().any(|(k, _)| *k == col.name()) {
-                        keys.push((col.name(), Known::Field(col)));
-                    }
+    fn of(stream: Stream) -> &'static KeyTable {
+        static TABLES: std::sync::OnceLock<[KeyTable; 4]> = std::sync::OnceLock::new();
+        &TABLES.get_or_init(|| Stream::ALL.map(KeyTable::build))[stream as usize]
+    }
+
+    fn build(stream: Stream) -> KeyTable {
+        let mut keys: Vec<(&'static str, Known)> = vec![
+            ("timestamp", Known::Ts(0)),
+            ("ts", Known::Ts(1)),
+            ("iso_timestamp", Known::Ts(2)),
+            ("type", Known::TypeTag),
+            ("metadata", Known::Field(Col::Metadata)),
+        ];
+        for s in Stream::ALL {
+            for &col in s.columns() {
+                let derived = matches!(
+                    col,
+                    Col::Ts | Col::EventId | Col::ErrorPattern | Col::Extra | Col::Metadata
+                );
+                if !derived && !keys.iter().any(|(k, _)| *k == col.name()) {
+                    keys.push((col.name(), Known::Field(col)));
                 }
             }
-            let mut table = KeyTable { slots: [None; 64] };
-            for (k, v) in keys {
-                let words = KeyWords::of(k.as_bytes()).expect("column names are short");
-                let mut i = words.slot();
-                while table.slots[i].is_some() {
-                    i = (i + 1) % 64;
-                }
-                table.slots[i] = Some((words, v));
+        }
+        let mut table = KeyTable { slots: [None; 64] };
+        for (k, v) in keys.into_iter().filter(|&(_, v)| understood(stream, v)) {
+            let words = KeyWords::of(k.as_bytes()).expect("column names are short");
+            let mut i = words.slot();
+            while table.slots[i].is_some() {
+                i = (i + 1) % 64;
             }
-            table
-        })
+            table.slots[i] = Some((words, v));
+        }
+        table
     }
 
     fn find(&self, key: &str) -> Option<Known> {
