@@ -60,16 +60,6 @@ impl<'a> Fields<'a> {
             .map(|&(k, v)| (Cow::Borrowed(k), v))
             .chain(self.other.iter().cloned())
     }
-
-    /// How many fields.
-    pub fn len(&self) -> usize {
-        self.len + self.other.len()
-    }
-
-    /// True when there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Default for Fields<'_> {
