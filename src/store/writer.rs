@@ -48,9 +48,12 @@ pub fn writer_properties() -> WriterProperties {
         // Per-event JSON is nearly unique: building a dictionary only to drop it costs time.
         .set_column_dictionary_enabled(ColumnPath::from("metadata"), false)
         .set_column_dictionary_enabled(ColumnPath::from("extra"), false)
-        // Measured values (durations, latencies) rarely repeat either.
+        // Measured values (durations, latencies) rarely repeat either; run ids repeat a few times
+        // each, and plain + zstd stores them smaller than a dictionary of tens of thousands
+        // (1.82 GB skill benchmark: 93.1 → 92.1 MB, and ~2 % less ingest CPU).
         .set_column_dictionary_enabled(ColumnPath::from("duration_ms"), false)
-        .set_column_dictionary_enabled(ColumnPath::from("latency_ms"), false);
+        .set_column_dictionary_enabled(ColumnPath::from("latency_ms"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("run_id"), false);
     // Min/max of JSON documents and free text prune nothing, but computing them compares
     // every value (a measurable share of ingest time): statistics stay on for ts, date and the
     // short key columns only.
