@@ -106,7 +106,28 @@ pub(crate) fn string(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
 /// The first `\` in the body of a string already validated as JSON (where no raw `"` or control
 /// character can occur): an inline search, cheaper than a `memchr` call for these short texts.
 pub(crate) fn backslash(body: &[u8]) -> Option<usize> {
-    special(body, 0)
+    let n = body.len();
+    if n >= 16 {
+        return special(body, 0);
+    }
+    // Most values are names and ids under sixteen bytes: two overlapping words cover them
+    // (the general eight-byte loop with its byte tail was 1.3 % of ingest time, perf).
+    let first = |w: u64| {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let x = w ^ (ONES * b'\\' as u64);
+        let zero = !(((x & !HIGH).wrapping_add(!HIGH)) | x | !HIGH);
+        (zero != 0).then(|| (zero.trailing_zeros() / 8) as usize)
+    };
+    let word = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or_default());
+    // Zero-extended: the high bytes are not backslashes.
+    let half = |at: usize| u32::from_le_bytes(body[at..at + 4].try_into().unwrap_or_default());
+    let pair = |a: u64, b: u64, w: usize| first(a).or_else(|| first(b).map(|k| n - w + k));
+    match n {
+        8.. => pair(word(0), word(n - 8), 8),
+        4..8 => pair(half(0) as u64, half(n - 4) as u64, 4),
+        _ => body.iter().position(|&c| c == b'\\'),
+    }
 }
 
 /// The first `"`, `\` or control character at or after `b[i]`: sixteen bytes at a time with SSE2
@@ -331,6 +352,23 @@ mod tests {
                 .collect();
             assert_eq!(special(&plain, 0), None);
             assert_eq!(special_swar(&plain, 0), None);
+        }
+    }
+
+    #[test]
+    fn finds_the_first_backslash_in_a_body() {
+        for len in 0..40 {
+            assert_eq!(backslash(&vec![b'a'; len]), None);
+            for pos in 0..len {
+                for second in [None, Some(pos + 1), Some(len - 1)] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = b'\\';
+                    if let Some(j) = second.filter(|&j| j < len) {
+                        v[j] = b'\\';
+                    }
+                    assert_eq!(backslash(&v), Some(pos), "{v:?}");
+                }
+            }
         }
     }
 
