@@ -29,8 +29,8 @@ pub struct Encoded {
     pub max_ts: i64,
 }
 
-/// The writer settings of every data file.
-pub fn writer_properties() -> WriterProperties {
+/// The writer settings of a data file of `stream`.
+pub fn writer_properties(stream: Stream) -> WriterProperties {
     let zstd = ZstdLevel::try_new(1)
         .map(Compression::ZSTD)
         .unwrap_or(Compression::SNAPPY);
@@ -54,12 +54,30 @@ pub fn writer_properties() -> WriterProperties {
         .set_column_dictionary_enabled(ColumnPath::from("duration_ms"), false)
         .set_column_dictionary_enabled(ColumnPath::from("latency_ms"), false)
         .set_column_dictionary_enabled(ColumnPath::from("run_id"), false);
-    // Min/max of JSON documents and free text prune nothing, but computing them compares
-    // every value (a measurable share of ingest time): statistics stay on for ts, date and the
-    // short key columns only.
-    let no_stats = ["metadata", "params", "extra", "error", "message"];
+    // Min/max prune row groups and pages only for a column the rows are sorted by (`ts`) or
+    // clustered by: a progress run's events are close in time, so its `run_id` may prune. Any
+    // page of the other text columns (names, ids, JSON, messages) spans nearly all of their
+    // values, and min/max cost two string compares per value (with the dictionary interner,
+    // most of the `memcmp` time in ingest profiles): those keep none.
+    let run_id = (stream != Stream::Progress).then_some("run_id");
+    let no_stats = [
+        "skill",
+        "agent",
+        "result",
+        "cuj_id",
+        "params",
+        "error",
+        "error_pattern",
+        "status",
+        "message",
+        "provider",
+        "model",
+        "metadata",
+        "extra",
+    ];
     no_stats
         .into_iter()
+        .chain(run_id)
         .fold(props, |p, c| {
             p.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None)
         })
@@ -98,7 +116,8 @@ pub fn encode(stream: Stream, batches: &[RecordBatch], name_for_errors: &str) ->
     };
     let size: usize = sorted.iter().map(RecordBatch::get_array_memory_size).sum();
     let mut buf = Vec::with_capacity(size / 6);
-    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(writer_properties())).map_err(perr)?;
+    let mut w =
+        ArrowWriter::try_new(&mut buf, schema, Some(writer_properties(stream))).map_err(perr)?;
     for b in &sorted {
         w.write(b).map_err(perr)?;
     }
