@@ -136,7 +136,7 @@ impl BatchBuilder {
 
 /// A `Utf8` column under construction. Arrow's `StringBuilder` calls `memcpy` for every value
 /// and has an out-of-line `append_null`: together ~5 % of ingest CPU (perf) for values that
-/// are mostly 4–40 bytes. Here values up to 32 bytes are copied inline.
+/// are mostly 4–50 bytes. Here values up to 64 bytes are copied inline.
 struct TextBuilder {
     offsets: Vec<i32>,
     bytes: Vec<u8>,
@@ -182,18 +182,19 @@ impl TextBuilder {
     }
 }
 
-/// Appends `s` to `dst`, inline for up to 32 bytes (two overlapping loads and stores of the
-/// widest size that fits, as `memcpy` does after its call and size dispatch).
+/// Appends `s` to `dst`, inline for up to 64 bytes (two overlapping loads and stores of the
+/// widest size that fits, as `memcpy` does after its call and size dispatch): names and ids,
+/// and most `params` and `metadata` documents.
 #[inline(always)]
 fn push_bytes(dst: &mut Vec<u8>, s: &[u8]) {
     let n = s.len();
-    if n > 32 {
+    if n > 64 {
         dst.extend_from_slice(s);
         return;
     }
-    dst.reserve(32);
+    dst.reserve(64);
     let len = dst.len();
-    // SAFETY: `reserve(32)` leaves at least 32 >= n writable bytes after `len`; every read is
+    // SAFETY: `reserve(64)` leaves at least 64 >= n writable bytes after `len`; every read is
     // inside `s` (each pair of loads covers s[0..w] and s[n-w..n] with w <= n); `set_len`
     // covers exactly the n bytes just written.
     unsafe {
@@ -210,6 +211,7 @@ fn push_bytes(dst: &mut Vec<u8>, s: &[u8]) {
             }};
         }
         match n {
+            33..=64 => pair!([u128; 2]),
             16..=32 => pair!(u128),
             8..=15 => pair!(u64),
             4..=7 => pair!(u32),
