@@ -105,6 +105,18 @@ pub fn parse_line(stream: Stream, bytes: &[u8]) -> Result<Normalized<'_>, ParseE
 
 /// [`parse_line`] of a line already known to be UTF-8 (a block validated at once).
 pub fn parse_str(stream: Stream, line: &str) -> Result<Normalized<'_>, ParseError> {
+    let mut n = Normalized::default();
+    parse_str_into(stream, line, &mut n)?;
+    Ok(n)
+}
+
+/// [`parse_str`] into `n` (whatever it held is replaced): a decoder reuses one record for all
+/// its lines, where returning the ~600-byte record by value copied it per line (perf).
+pub fn parse_str_into<'a>(
+    stream: Stream,
+    line: &'a str,
+    n: &mut Normalized<'a>,
+) -> Result<(), ParseError> {
     if line.len() > MAX_LINE_BYTES {
         return Err(ParseError::TooLong(line.len()));
     }
@@ -114,7 +126,7 @@ pub fn parse_str(stream: Stream, line: &str) -> Result<Normalized<'_>, ParseErro
         NotObject::Syntax(m) => ParseError::NotJson(m),
         NotObject::Kind(k) => ParseError::NotObject(k),
     })?;
-    normalize(stream, &fields)
+    normalize(stream, &fields, n)
 }
 
 /// Keys that are not columns but are understood.
@@ -220,8 +232,12 @@ impl KeyTable {
     }
 }
 
-fn normalize<'a>(stream: Stream, fields: &Fields<'a>) -> Result<Normalized<'a>, ParseError> {
-    let mut n = Normalized::default();
+fn normalize<'a>(
+    stream: Stream,
+    fields: &Fields<'a>,
+    n: &mut Normalized<'a>,
+) -> Result<(), ParseError> {
+    *n = Normalized::default();
     let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut metadata: Option<Flex<'a>> = None;
@@ -246,7 +262,7 @@ fn normalize<'a>(stream: Stream, fields: &Fields<'a>) -> Result<Normalized<'a>, 
                 }
             }
             Some(Known::Field(Col::Metadata)) => metadata = Some(flex),
-            Some(Known::Field(col)) => set_field(&mut n, col, flex)?,
+            Some(Known::Field(col)) => set_field(n, col, flex)?,
             None => extra.push((key, value)),
         }
     }
@@ -265,8 +281,8 @@ fn normalize<'a>(stream: Stream, fields: &Fields<'a>) -> Result<Normalized<'a>, 
             .collect();
         n.extra = Some(extra_object(&extra));
     }
-    apply_defaults(stream, &mut n)?;
-    Ok(n)
+    apply_defaults(stream, n)?;
+    Ok(())
 }
 
 /// The original provider-health tool had no model field; callers put it in `metadata.model`.

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::model::Stream;
 use crate::model::batch::DayBatches;
-use crate::model::parse::{ParseError, parse_line, parse_str};
+use crate::model::parse::{Normalized, ParseError, parse_line, parse_str_into};
 
 /// How much of a rejected line the quarantine keeps (the source keeps the rest).
 pub const RAW_KEEP: usize = 64 * 1024;
@@ -115,6 +115,7 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
     // Valid UTF-8 as a whole (the usual case) means every line is: one check per chunk.
     let text = std::str::from_utf8(chunk).ok();
     let mut pos = 0usize;
+    let mut n = Normalized::default();
     while pos < chunk.len() {
         let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
         let line = &chunk[pos..end];
@@ -122,11 +123,11 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
         out.lines += 1;
         if !line.iter().all(u8::is_ascii_whitespace) {
             let parsed = match text {
-                Some(t) => parse_str(stream, &t[pos..end]),
-                None => parse_line(stream, line),
+                Some(t) => parse_str_into(stream, &t[pos..end], &mut n),
+                None => parse_line(stream, line).map(|m| n = m),
             };
             match parsed {
-                Ok(n) => {
+                Ok(()) => {
                     for (k, t) in &n.unknown {
                         if !out.drift.iter().any(|(f, ty)| f == k && ty == t) {
                             out.drift.insert((k.clone(), t));
