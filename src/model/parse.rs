@@ -110,8 +110,9 @@ pub fn parse_str(stream: Stream, line: &str) -> Result<Normalized<'_>, ParseErro
     Ok(n)
 }
 
-/// [`parse_str`] into `n` (whatever it held is replaced): a decoder reuses one record for all
-/// its lines, where returning the ~600-byte record by value copied it per line (perf).
+/// [`parse_str`] into `n` (whatever it held is replaced; after an error its content means
+/// nothing): a decoder reuses one record for all its lines, where returning the ~600-byte
+/// record by value copied it per line (perf).
 pub fn parse_str_into<'a>(
     stream: Stream,
     line: &'a str,
