@@ -339,11 +339,7 @@ fn json_outline(text: &str) -> Option<Outline> {
             b'"' => {
                 let end = super::scan::string(b, i, true)?;
                 let inner = &text[i + 1..end - 1];
-                let mut j = end;
-                while matches!(b.get(j), Some(b' ' | b'\n' | b'\t' | b'\r')) {
-                    j += 1;
-                }
-                let trigger = if b.get(j) == Some(&b':') {
+                let trigger = if b.get(super::scan::ws(b, end)) == Some(&b':') {
                     key_may_hold_secret(inner)
                 } else {
                     may_hold_secret(inner)

@@ -77,7 +77,8 @@ pub fn is_plain_json(text: &str) -> bool {
     value(b, ws(b, 0), 0).is_some_and(|end| ws(b, end) == b.len())
 }
 
-fn ws(b: &[u8], mut i: usize) -> usize {
+/// The index of the first byte at or after `b[i]` that is not JSON white space.
+pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
         i += 1;
     }
@@ -113,11 +114,8 @@ pub(crate) fn backslash(body: &[u8]) -> Option<usize> {
     // Most values are names and ids under sixteen bytes: two overlapping words cover them
     // (the general eight-byte loop with its byte tail was 1.3 % of ingest time, perf).
     let first = |w: u64| {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
-        let x = w ^ (ONES * b'\\' as u64);
-        let zero = !(((x & !HIGH).wrapping_add(!HIGH)) | x | !HIGH);
-        (zero != 0).then(|| (zero.trailing_zeros() / 8) as usize)
+        let hits = zero_bytes(w ^ (ONES * b'\\' as u64));
+        (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
     };
     let word = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().unwrap_or_default());
     // Zero-extended: the high bytes are not backslashes.
@@ -131,7 +129,8 @@ pub(crate) fn backslash(body: &[u8]) -> Option<usize> {
 }
 
 /// The first `"`, `\` or control character at or after `b[i]`: sixteen bytes at a time with SSE2
-/// (part of every x86_64 CPU), then eight at a time (SWAR). Event strings are short, where
+/// (part of every x86_64 CPU; the last few bytes by one overlapping load), eight at a time (SWAR)
+/// elsewhere and in lines under sixteen bytes. Event strings are short, where
 /// `memchr`'s set-up costs more than it saves, and this finds control characters in the same pass.
 #[inline(always)]
 fn special(b: &[u8], i: usize) -> Option<usize> {
@@ -178,19 +177,25 @@ fn special(b: &[u8], i: usize) -> Option<usize> {
     special_swar(b, i)
 }
 
+/// 0x01 in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Exact per-byte zero test: 0x80 in each byte of `x` that is zero, nothing elsewhere.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    !(((x & !HIGH).wrapping_add(!HIGH)) | x | !HIGH)
+}
+
 /// [`special`] eight bytes at a time, in portable code.
 fn special_swar(b: &[u8], mut i: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Exact per-byte zero test: 0x80 in each byte of `x` that is zero, nothing elsewhere.
-    let zero = |x: u64| !(((x & !HIGH).wrapping_add(!HIGH)) | x | !HIGH);
     while i + 8 <= b.len() {
         let mut w = [0u8; 8];
         w.copy_from_slice(&b[i..i + 8]);
         let x = u64::from_le_bytes(w);
-        let hits = zero(x ^ (ONES * b'"' as u64))
-            | zero(x ^ (ONES * b'\\' as u64))
-            | zero(x & (ONES * 0xe0));
+        let hits = zero_bytes(x ^ (ONES * b'"' as u64))
+            | zero_bytes(x ^ (ONES * b'\\' as u64))
+            | zero_bytes(x & (ONES * 0xe0));
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
