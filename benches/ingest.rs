@@ -5,7 +5,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use obsq::generate::{GenerateOptions, generate};
 use obsq::model::Stream;
 use obsq::store::decode::decode_lines;
-use obsq::store::writer::encode;
+use obsq::store::writer::{FileMeta, encode};
 
 fn sample(stream: Stream) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -56,7 +56,8 @@ fn bench(c: &mut Criterion) {
     let batches: Vec<_> = decoded.batches.into_iter().map(|(_, b)| b).collect();
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.bench_function("skill_invocations", |b| {
-        b.iter(|| encode(Stream::Skill, &batches, "bench").expect("encode"))
+        let meta = FileMeta::new("bench", Stream::Skill, 0);
+        b.iter(|| encode(Stream::Skill, &batches, "bench", &meta).expect("encode"))
     });
     g.finish();
 }

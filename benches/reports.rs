@@ -75,7 +75,10 @@ fn bench(c: &mut Criterion) {
     ];
     let mut g = c.benchmark_group("report");
     g.sample_size(10);
-    let engine = EngineOptions { fresh: false };
+    let engine = EngineOptions {
+        fresh: false,
+        ..EngineOptions::default()
+    };
     for (name, report, params) in &cases {
         g.bench_function(*name, |b| {
             b.iter(|| {

@@ -1,6 +1,7 @@
 -- name: doctor
--- description: Storage health with a suggested action per finding: small-file debt per (stream,
---   date), quarantined lines, ingest lag per source, schema drift, retired files awaiting deletion.
+-- description: Storage health with a suggested action per finding: live files that are missing or
+--   not as the commit log records them, small-file debt per (stream, date), quarantined lines,
+--   ingest lag per source, schema drift, retired files awaiting deletion.
 --   A partition has small-file debt when it holds $min_small or more files under 16 MiB.
 -- params: $min_small (small files that make a partition worth compacting)
 -- view: parts
@@ -15,20 +16,35 @@ FROM system.files
 WHERE kind = 'data' AND state = 'live'
 GROUP BY stream, date
 -- section: checks array
-WITH debt AS (
+WITH damage AS (
+  SELECT count(*) AS files, coalesce(sum(rows), 0) AS rows FROM system.damaged_files
+), live AS (
+  SELECT count(*) AS files FROM system.files WHERE state = 'live'
+), debt AS (
   SELECT count(*) AS partitions, coalesce(sum(small_files), 0) AS files
   FROM parts WHERE small_files >= $min_small
 ), q AS (
-  SELECT count(*) AS lines, count(DISTINCT source) AS sources FROM system.quarantine
+  SELECT coalesce(sum(lines), 0) AS lines, count(DISTINCT source) AS sources FROM system.quarantine_sources
 ), lag AS (
   SELECT coalesce(sum(lag_bytes), 0) AS bytes, count(*) FILTER (WHERE lag_bytes > 0) AS sources
   FROM system.ingest_lag
 ), drift AS (
-  SELECT count(*) AS fields FROM system.schema_drift
+  SELECT count(*) FILTER (WHERE kind = 'unknown_field') AS fields,
+    count(*) FILTER (WHERE kind = 'type_mismatch') AS mismatched,
+    coalesce(sum(count) FILTER (WHERE kind = 'type_mismatch'), 0) AS mismatched_values
+  FROM system.schema_drift
 ), retired AS (
   SELECT count(*) AS files, coalesce(sum(bytes), 0) AS bytes FROM system.files WHERE state = 'retired'
 )
 SELECT "check", status, detail, action FROM (
+SELECT 0 AS ord, 'data files' AS "check",
+  CASE WHEN damage.files > 0 THEN 'error' ELSE 'ok' END AS status,
+  CASE WHEN damage.files > 0
+    THEN CAST(damage.files AS VARCHAR) || ' of ' || CAST(live.files AS VARCHAR) || ' live files missing or damaged (' || CAST(damage.rows AS VARCHAR) || ' rows)'
+    ELSE CAST(live.files AS VARCHAR) || ' live files as the commit log records them' END AS detail,
+  CASE WHEN damage.files > 0 THEN 'run: obsq repair (restores their rows from the sources)' ELSE '' END AS action
+FROM damage, live
+UNION ALL
 SELECT 1 AS ord, 'small files' AS "check",
   CASE WHEN debt.partitions > 0 THEN 'warn' ELSE 'ok' END AS status,
   CAST(debt.files AS VARCHAR) || ' small files in ' || CAST(debt.partitions AS VARCHAR) || ' partitions' AS detail,
@@ -50,9 +66,12 @@ SELECT 3, 'ingest lag',
 FROM lag
 UNION ALL
 SELECT 4, 'schema drift',
-  CASE WHEN drift.fields > 0 THEN 'warn' ELSE 'ok' END,
-  CAST(drift.fields AS VARCHAR) || ' unknown fields seen',
-  CASE WHEN drift.fields > 0
+  CASE WHEN drift.fields + drift.mismatched > 0 THEN 'warn' ELSE 'ok' END,
+  CAST(drift.fields AS VARCHAR) || ' unknown fields seen' ||
+    CASE WHEN drift.mismatched > 0
+      THEN ', ' || CAST(drift.mismatched AS VARCHAR) || ' fields with values of an unexpected type (' || CAST(drift.mismatched_values AS VARCHAR) || ' values)'
+      ELSE '' END,
+  CASE WHEN drift.fields + drift.mismatched > 0
     THEN 'see: obsq sql "SELECT * FROM system.schema_drift"; values are kept in the extra column'
     ELSE '' END
 FROM drift
@@ -81,12 +100,17 @@ SELECT path, stream, bytes, ingested_bytes, lag_bytes, 'obsq ingest' AS action
 FROM system.ingest_lag
 WHERE lag_bytes > 0
 ORDER BY lag_bytes DESC, path
+-- section: damaged_files array
+SELECT path, kind, stream, date, rows, problem, 'obsq repair' AS action
+FROM system.damaged_files
+ORDER BY path
 -- section: quarantine array
-SELECT stream, source, count(*) AS lines, min(line_no) AS first_line, first_value(reason ORDER BY line_no) AS first_reason
-FROM system.quarantine
+SELECT stream, source, sum(lines) AS lines, min(first_line) AS first_line,
+  first_value(first_reason ORDER BY first_line) AS first_reason
+FROM system.quarantine_sources
 GROUP BY stream, source
 ORDER BY lines DESC, source
 -- section: schema_drift array
-SELECT stream, field, seen_type, source, first_seen
+SELECT stream, field, seen_type, source, first_seen, kind, line, count
 FROM system.schema_drift
 ORDER BY stream, field

@@ -17,7 +17,7 @@ WITH streams AS (
   WHERE kind = 'data' AND state = 'live'
   GROUP BY stream
 ), q AS (
-  SELECT stream, count(*) AS quarantined FROM system.quarantine GROUP BY stream
+  SELECT stream, sum(lines) AS quarantined FROM system.quarantine_sources GROUP BY stream
 ), l AS (
   SELECT stream, sum(lag_bytes) AS lag_bytes, count(*) FILTER (WHERE lag_bytes > 0) AS lagging_sources
   FROM system.ingest_lag

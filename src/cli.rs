@@ -10,7 +10,8 @@ use crate::render::Format;
 #[derive(Debug, Parser)]
 #[command(name = "obsq", version, about, long_about = None)]
 pub struct Cli {
-    /// Data root (default: $OBSQ_HOME, else ./.obsq).
+    /// Data root (default: $OBSQ_HOME, else the nearest `.obsq` in this directory or a parent,
+    /// as git finds `.git`, else ./.obsq).
     #[arg(long, global = true, env = "OBSQ_HOME", value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// What to do.
@@ -32,22 +33,29 @@ pub enum Command {
     },
     /// Turn new JSONL lines (landing files and registered sources) into Parquet, exactly once.
     #[command(
-        after_help = "Example:\n  obsq ingest --source ~/project/.claude/context\n\nExit codes: 0 all lines stored, 3 some lines quarantined, 2 error."
+        after_help = "Example:\n  obsq ingest --source ~/project/.claude/context\n\nExit codes: 0 all lines stored, 3 some lines quarantined, 4 partial (a source was missing; the others were ingested), 2 error."
     )]
     Ingest(IngestArgs),
     /// Import history: files, directories and globs of .jsonl, .jsonl.gz, .jsonl.zst; resumable, idempotent.
     #[command(
-        after_help = "Example:\n  obsq backfill ~/archive/2026/ 'old/**/*.jsonl.gz'\n  obsq backfill dump.jsonl.zst --stream cuj --memory-mb 128\n\nExit codes: 0 all lines stored, 3 some lines quarantined, 2 error."
+        after_help = "Example:\n  obsq backfill ~/archive/2026/ 'old/**/*.jsonl.gz'\n  obsq backfill dump.jsonl.zst --stream cuj --memory-mb 128\n\nExit codes: 0 all lines stored, 3 some lines quarantined, 4 partial (an input vanished during the run), 2 error."
     )]
     Backfill(BackfillArgs),
-    /// Merge small Parquet files per stream and day, drop duplicate events, swap atomically.
+    /// Merge small Parquet files per stream and day (every row kept), swap atomically.
     #[command(
         after_help = "Example:\n  obsq compact\n  obsq compact --stream cuj --date 2026-11-28 --target-mb 64"
     )]
     Compact(CompactArgs),
-    /// Storage health: small-file debt, quarantined lines, ingest lag, schema drift — with actions.
-    #[command(after_help = "Example:\n  obsq doctor\n  obsq doctor --format json")]
+    /// Storage health: damaged files, small-file debt, quarantined lines, ingest lag, schema drift — with actions.
+    #[command(
+        after_help = "Example:\n  obsq doctor\n  obsq doctor --deep --format json\n\nExit codes: 0 no damage, 1 a live file is missing or damaged (run `obsq repair`), 2 error."
+    )]
     Doctor(DoctorArgs),
+    /// Retire missing or damaged files in one commit and restore their rows from the sources.
+    #[command(
+        after_help = "Example:\n  obsq repair\n\nExit codes: 0 nothing lost (or nothing to repair), 1 some rows could not be restored, 2 error."
+    )]
+    Repair(RepairArgs),
     /// Manage external source directories (the original tools' `.claude/context` folders).
     #[command(
         after_help = "Example:\n  obsq source add ~/project/.claude/context\n  obsq source list"
@@ -300,6 +308,17 @@ pub struct CompactArgs {
     /// Keep replaced files this long, for queries that started before the swap (e.g. 10m, 0s).
     #[arg(long, default_value = "10m", value_name = "DURATION")]
     pub grace: String,
+    /// Delete files that no commit names (left by a writer that died) once this old.
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub orphan_grace: String,
+}
+
+/// `obsq repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Output format of the summary (default: table on a terminal, else JSON).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 /// `obsq source …`.
@@ -309,6 +328,12 @@ pub enum SourceCmd {
     #[command(after_help = "Example:\n  obsq source add ~/project/.claude/context")]
     Add {
         /// The directory (e.g. a project's `.claude/context`).
+        dir: PathBuf,
+    },
+    /// Forget a registered directory (its ingested rows stay; its files are no longer read).
+    #[command(after_help = "Example:\n  obsq source remove ~/old-project/.claude/context")]
+    Remove {
+        /// The directory, as registered (it need not exist any more).
         dir: PathBuf,
     },
     /// List registered directories and the files found in them, with their ledger offsets.
@@ -652,6 +677,9 @@ pub struct DoctorArgs {
     /// A partition with this many files under 16 MiB is worth compacting.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub min_small: u32,
+    /// Also read every data file's footer (row count, stream, day), not just its size.
+    #[arg(long)]
+    pub deep: bool,
     /// Output format (default: table on a terminal, else JSON).
     #[arg(long, value_enum)]
     pub format: Option<Format>,

@@ -94,6 +94,49 @@ pub enum Error {
         /// Why it was rejected.
         first_reason: String,
     },
+    /// The commit log holds something unreadable or inconsistent.
+    #[error("commit log {path}: {problem}")]
+    Log {
+        /// The record or checkpoint.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Another writer held the data root's lock for longer than the timeout.
+    #[error(
+        "another writer{} holds the lock of {root}; gave up after {waited_s} s (raise OBSQ_LOCK_TIMEOUT, or wait for it to finish)",
+        if holder.is_empty() { String::new() } else { format!(" (pid {holder})") }
+    )]
+    Locked {
+        /// The data root.
+        root: PathBuf,
+        /// The holder's pid, as it wrote it.
+        holder: String,
+        /// How long this writer waited.
+        waited_s: u64,
+    },
+    /// Another writer committed a change to the same sources or files first.
+    #[error(
+        "another writer (pid {pid}) committed a {kind} of the same sources or files as commit {seq} first; nothing of this run was committed — run it again"
+    )]
+    Conflict {
+        /// The other commit.
+        seq: u64,
+        /// Its kind.
+        kind: String,
+        /// Its writer.
+        pid: u32,
+    },
+    /// A live data file is missing or damaged.
+    #[error(
+        "data file {path} is damaged: {problem}; run `obsq repair` to restore its rows from the sources"
+    )]
+    Damaged {
+        /// The object path.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A command-line value or configuration setting is unusable.
     #[error("{0}")]
     Usage(String),
@@ -118,6 +161,26 @@ impl Error {
             action: action.into(),
             source,
         }
+    }
+
+    /// The error and its causes as one line, each cause once: a cause whose text the line
+    /// already holds (DataFusion repeats its inner errors in its own message) is left out.
+    pub fn chain_text(&self) -> String {
+        let mut msg = self.to_string();
+        if matches!(self, Error::Damaged { .. }) {
+            return msg;
+        }
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            let text = c.to_string();
+            let text = text.trim();
+            if !text.is_empty() && !msg.contains(text) {
+                msg.push_str(": ");
+                msg.push_str(text);
+            }
+            cause = c.source();
+        }
+        msg
     }
 
     /// True when the error is a closed output pipe (`obsq … | head`), which is not a failure.

@@ -33,17 +33,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result =
         Config::try_from(&cli).and_then(|config| obsq::commands::run(&config, cli.command));
+    for n in obsq::notice::drain() {
+        eprintln!("obsq: {n}");
+    }
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            let mut msg = format!("obsq: {e}");
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                msg.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            eprintln!("{msg}");
+            eprintln!("obsq: {}", e.chain_text());
             ExitCode::from(2)
         }
     }

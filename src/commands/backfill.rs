@@ -37,9 +37,5 @@ pub fn run(config: &Config, args: &BackfillArgs) -> Result<u8> {
         inputs.len() - report.skipped.len(),
         report.skipped.len()
     );
-    Ok(if report.ingest.quarantined() > 0 {
-        super::ingest::EXIT_QUARANTINED
-    } else {
-        0
-    })
+    Ok(super::ingest::exit_code(&report.ingest))
 }

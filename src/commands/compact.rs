@@ -18,11 +18,8 @@ pub fn run(config: &Config, args: &CompactArgs) -> Result<u8> {
         ),
         None => None,
     };
-    let grace_ms = match args.grace.trim() {
-        "0" | "0s" | "0m" => 0,
-        g => parse_duration_ms(g)
-            .ok_or_else(|| Error::Usage(format!("invalid --grace `{g}`: use e.g. 10m, 1h, 0s")))?,
-    };
+    let grace_ms = grace("--grace", &args.grace)?;
+    let orphan_grace_ms = grace("--orphan-grace", &args.orphan_grace)?;
     if args.target_mb == 0 {
         return Err(Error::Usage("--target-mb must be at least 1".into()));
     }
@@ -34,6 +31,7 @@ pub fn run(config: &Config, args: &CompactArgs) -> Result<u8> {
         target_bytes: args.target_mb << 20,
         min_files: args.min_files,
         grace_ms,
+        orphan_grace_ms,
     };
     let r = compact(&config.layout, &objects, &opts)?;
     let batch = rows_to_batch(
@@ -43,10 +41,10 @@ pub fn run(config: &Config, args: &CompactArgs) -> Result<u8> {
             "files_out",
             "rows_in",
             "rows_out",
-            "duplicates_dropped",
             "bytes_in",
             "bytes_out",
             "deleted_retired",
+            "deleted_orphans",
             "seconds",
         ],
         &[vec![
@@ -55,13 +53,22 @@ pub fn run(config: &Config, args: &CompactArgs) -> Result<u8> {
             r.files_out.into(),
             r.rows_in.into(),
             r.rows_out.into(),
-            (r.rows_in - r.rows_out).into(),
             r.bytes_in.into(),
             r.bytes_out.into(),
             r.deleted.into(),
+            r.orphans.into(),
             Cell::Float((r.seconds * 1000.0).round() / 1000.0),
         ]],
     )?;
     render(&[batch], Format::Table, &mut std::io::stderr().lock())?;
     Ok(0)
+}
+
+/// A grace period: `0`/`0s` or a duration such as `10m`, `1h`.
+fn grace(flag: &str, value: &str) -> Result<i64> {
+    match value.trim() {
+        "0" | "0s" | "0m" => Ok(0),
+        g => parse_duration_ms(g)
+            .ok_or_else(|| Error::Usage(format!("invalid {flag} `{g}`: use e.g. 10m, 1h, 0s"))),
+    }
 }

@@ -1,25 +1,39 @@
-//! `obsq ingest`: run the pipeline, show the summary on stderr, exit 3 if lines were quarantined.
+//! `obsq ingest`: run the pipeline, show the summary on stderr; exit 3 if lines were quarantined,
+//! 4 if a source was missing (the others were ingested).
 
 use crate::cli::IngestArgs;
 use crate::config::Config;
 use crate::error::Result;
 use crate::render::{Cell, Format, render, rows_to_batch};
-use crate::store::catalog::Catalog;
 use crate::store::ingest::{IngestOptions, IngestProgress, IngestReport, ingest};
-use crate::store::sources::absolute;
 
 /// Exit code when some lines went to quarantine.
 pub const EXIT_QUARANTINED: u8 = 3;
+
+/// Exit code when a registered source (or a file) was missing: everything else was ingested.
+pub const EXIT_PARTIAL: u8 = 4;
+
+/// The exit code of a finished ingest or backfill: partial before quarantined before success.
+pub fn exit_code(report: &IngestReport) -> u8 {
+    if !report.missing.is_empty() {
+        EXIT_PARTIAL
+    } else if report.quarantined() > 0 {
+        EXIT_QUARANTINED
+    } else {
+        0
+    }
+}
 
 /// Runs `obsq ingest`.
 pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
     let rt = super::runtime()?;
     let objects = super::objects(config, &rt)?;
-    if !args.sources.is_empty() {
-        let catalog = Catalog::open(&config.layout.catalog())?;
-        for dir in &args.sources {
-            catalog.add_source_dir(&absolute(dir)?)?;
-        }
+    let mut dirs = Vec::new();
+    for dir in &args.sources {
+        dirs.push(super::source::checked_dir(dir)?);
+    }
+    if !dirs.is_empty() {
+        super::source::register(config, &objects, &dirs)?;
     }
     let budget = args.memory_mb.max(1) << 20;
     let progress = std::sync::Arc::new(IngestProgress::default());
@@ -42,11 +56,7 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
             report.compacted_files, args.compact_after
         );
     }
-    Ok(if report.quarantined() > 0 {
-        EXIT_QUARANTINED
-    } else {
-        0
-    })
+    Ok(exit_code(&report))
 }
 
 /// Prints the ingest summary table to stderr.

@@ -8,6 +8,7 @@ pub mod generate;
 pub mod ingest;
 pub mod progress_bar;
 pub mod record;
+pub mod repair;
 pub mod repl;
 pub mod report;
 pub mod source;
@@ -23,12 +24,41 @@ use crate::store::objects::Objects;
 
 /// Runs one command; returns the exit code.
 pub fn run(config: &Config, command: Command) -> Result<u8> {
+    let queries = matches!(
+        command,
+        Command::Sql(_)
+            | Command::Skills { .. }
+            | Command::Cuj { .. }
+            | Command::Progress { .. }
+            | Command::Provider { .. }
+            | Command::Dashboard(_)
+            | Command::Repl(_)
+            | Command::Doctor(_)
+    );
+    let result = dispatch(config, command);
+    match result {
+        Err(e) if queries => Err(diagnose(config, e)),
+        r => r,
+    }
+}
+
+/// A failed query that met a damaged file says which file and what to do, in one line.
+fn diagnose(config: &Config, e: Error) -> Error {
+    let Ok(rt) = runtime() else { return e };
+    let Ok(objects) = Objects::local(config.layout.root(), rt.handle().clone()) else {
+        return e;
+    };
+    crate::engine::diagnose(&config.layout, &objects, e)
+}
+
+fn dispatch(config: &Config, command: Command) -> Result<u8> {
     match command {
         Command::Record { event } => record::run(config, event),
         Command::Ingest(args) => ingest::run(config, &args),
         Command::Backfill(args) => backfill::run(config, &args),
         Command::Compact(args) => compact::run(config, &args),
         Command::Doctor(args) => report::doctor(config, &args),
+        Command::Repair(args) => repair::run(config, &args),
         Command::Source { action } => source::run(config, action),
         Command::Generate(args) => generate::run(&args),
         Command::Sql(args) => sql::run(config, &args),

@@ -27,6 +27,12 @@ use crate::reports::table_fn::{FUNCTIONS, register, register_views};
 struct Shell {
     rt: Runtime,
     ctx: SessionContext,
+    /// What a fresh session is built from before each statement: a new catalog snapshot (files
+    /// compacted away since are never read) and, without `--now`, a new clock.
+    layout: crate::store::layout::Layout,
+    objects: crate::store::objects::Objects,
+    opts: EngineOptions,
+    fixed_now: Option<i64>,
     format: Format,
     timing: bool,
     failed: usize,
@@ -42,16 +48,18 @@ struct Shell {
 pub fn run(config: &Config, args: &ReplArgs) -> Result<u8> {
     let rt = super::runtime()?;
     let objects = super::objects(config, &rt)?;
-    let now = match &args.now {
-        Some(s) => parse_iso_ms(s).ok_or_else(|| {
+    let fixed_now = match &args.now {
+        Some(s) => Some(parse_iso_ms(s).ok_or_else(|| {
             Error::Usage(format!(
                 "invalid --now `{s}`: use RFC 3339, e.g. 2026-11-28T09:51:50Z"
             ))
-        })?,
-        None => now_ms(),
+        })?),
+        None => None,
     };
+    let now = fixed_now.unwrap_or_else(now_ms);
     let opts = EngineOptions {
         fresh: !args.no_fresh,
+        ..EngineOptions::default()
     };
     let ctx = rt.block_on(async { session(&config.layout, &objects, &opts) })?;
     register(&ctx, now);
@@ -66,6 +74,10 @@ pub fn run(config: &Config, args: &ReplArgs) -> Result<u8> {
     let mut shell = Shell {
         rt,
         ctx,
+        layout: config.layout.clone(),
+        objects: objects.clone(),
+        opts: opts.clone(),
+        fixed_now,
         format: args.format.unwrap_or(if interactive {
             Format::Table
         } else {
@@ -159,8 +171,22 @@ impl Shell {
         }
     }
 
+    /// A new session: the catalog's current snapshot, the fresh tail as it is now, the clock.
+    fn refresh(&mut self) -> Result<()> {
+        let now = self.fixed_now.unwrap_or_else(now_ms);
+        let ctx = session(&self.layout, &self.objects, &self.opts)?;
+        register(&ctx, now);
+        self.rt.block_on(register_views(&ctx, now))?;
+        self.ctx = ctx;
+        Ok(())
+    }
+
     fn sql(&mut self, sql: &str) {
         let start = Instant::now();
+        if let Err(e) = self.refresh() {
+            self.fail(&chain(&e));
+            return;
+        }
         #[cfg(unix)]
         let interrupted = self.sigint.recv();
         #[cfg(not(unix))]
@@ -266,15 +292,5 @@ impl Shell {
 
 /// An error and its causes on one line.
 fn chain(e: &Error) -> String {
-    let mut msg = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cause = c.source();
-    }
-    msg
+    e.chain_text()
 }

@@ -26,6 +26,8 @@ struct Job {
     args: ReportArgs,
     /// Replaces the top-level section's shape (e.g. one provider as an object, not a map).
     shape: Option<Shape>,
+    /// `system.damaged_files` reads footers too (`doctor --deep`).
+    deep: bool,
 }
 
 /// Runs `obsq skills …`.
@@ -186,13 +188,27 @@ pub fn doctor(config: &Config, args: &DoctorArgs) -> Result<u8> {
         format: args.format,
         no_fresh: false,
     };
-    execute(config, job(Report::Doctor, p, report))
+    let mut j = job(Report::Doctor, p, report);
+    j.deep = args.deep;
+    let code = execute(config, j)?;
+    // Damage is an error of the store: the exit code says so (the report above names the files).
+    let rt = super::runtime()?;
+    let objects = super::objects(config, &rt)?;
+    let damaged = match crate::engine::open_index(&config.layout, &objects)? {
+        Some(cat) => !crate::store::repair::check(&objects, &cat, args.deep)?.is_empty(),
+        None => false,
+    };
+    Ok(if damaged { 1 } else { code })
 }
 
 /// Runs `obsq dashboard`.
 pub fn dashboard(config: &Config, args: &DashboardArgs) -> Result<u8> {
     let now = parse_now(args.now.as_deref())?;
-    let sections = with_session(config, !args.no_fresh, |ctx| async move {
+    let opts = EngineOptions {
+        fresh: !args.no_fresh,
+        ..EngineOptions::default()
+    };
+    let sections = with_session(config, &opts, |ctx| async move {
         dashboard::dashboard(&ctx, now).await
     })?;
     let value = report_json(&sections);
@@ -254,6 +270,7 @@ fn job(report: Report, params: Params, args: ReportArgs) -> Job {
         params,
         args,
         shape: None,
+        deep: false,
     }
 }
 
@@ -263,8 +280,13 @@ fn execute(config: &Config, job: Job) -> Result<u8> {
         params,
         args,
         shape,
+        deep,
     } = job;
-    let mut sections = with_session(config, !args.no_fresh, |ctx| {
+    let opts = EngineOptions {
+        fresh: !args.no_fresh,
+        deep_check: deep,
+    };
+    let mut sections = with_session(config, &opts, |ctx| {
         let params = params.clone();
         async move { run(&ctx, report, &params).await }
     })?;
@@ -283,16 +305,15 @@ fn execute(config: &Config, job: Job) -> Result<u8> {
     Ok(0)
 }
 
-fn with_session<F, Fut>(config: &Config, fresh: bool, f: F) -> Result<Vec<Section>>
+fn with_session<F, Fut>(config: &Config, opts: &EngineOptions, f: F) -> Result<Vec<Section>>
 where
     F: FnOnce(SessionContext) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<Section>>>,
 {
     let rt = super::runtime()?;
     let objects = super::objects(config, &rt)?;
-    let opts = EngineOptions { fresh };
     rt.block_on(async {
-        let ctx = session(&config.layout, &objects, &opts)?;
+        let ctx = session(&config.layout, &objects, opts)?;
         f(ctx).await
     })
 }

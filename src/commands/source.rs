@@ -1,27 +1,26 @@
-//! `obsq source add|list`.
+//! `obsq source add|remove|list`. Registering and forgetting a directory are commits of the log,
+//! so a rebuilt catalog still knows them.
+
+use std::path::{Path, PathBuf};
 
 use crate::cli::SourceCmd;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::render::{Cell, Format, render, rows_to_batch};
-use crate::store::catalog::Catalog;
+use crate::store::commit::Writer;
+use crate::store::log::Record;
+use crate::store::objects::Objects;
 use crate::store::sources::{absolute, discover};
 
 /// Runs `obsq source`.
 pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
-    config.layout.create()?;
-    let catalog = Catalog::open(&config.layout.catalog())?;
+    let rt = super::runtime()?;
+    let objects = super::objects(config, &rt)?;
     match action {
         SourceCmd::Add { dir } => {
-            let dir = absolute(&dir)?;
-            if !dir.is_dir() {
-                return Err(Error::Usage(format!(
-                    "{} is not a directory",
-                    dir.display()
-                )));
-            }
+            let dir = checked_dir(&dir)?;
             let found = discover(&config.layout, std::slice::from_ref(&dir))?;
-            catalog.add_source_dir(&dir)?;
+            register(config, &objects, std::slice::from_ref(&dir))?;
             let rows: Vec<Vec<Cell>> = found
                 .iter()
                 .filter(|f| f.path.starts_with(&dir))
@@ -31,32 +30,60 @@ pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
             render(&[batch], Format::Table, &mut std::io::stderr().lock())?;
             Ok(0)
         }
+        SourceCmd::Remove { dir } => {
+            let dir = absolute(&dir)?;
+            let mut writer = Writer::open(&config.layout, &objects)?;
+            let key = dir.to_string_lossy().into_owned();
+            let registered = writer.catalog().source_dirs()?;
+            if !registered.iter().any(|d| d == &dir) {
+                return Err(Error::Usage(format!(
+                    "{} is not a registered source directory (see `obsq source list`)",
+                    dir.display()
+                )));
+            }
+            let mut rec = Record::new("source", &uuid::Uuid::now_v7().to_string());
+            rec.dirs_remove.push(key);
+            writer.commit(rec)?;
+            crate::notice::push(format!(
+                "source directory {} forgotten; the rows already ingested from it stay",
+                dir.display()
+            ));
+            Ok(0)
+        }
         SourceCmd::List { format } => {
-            let ledger = catalog.sources()?;
-            let dirs = catalog.source_dirs()?;
-            let files = discover(
-                &config.layout,
-                &dirs
-                    .iter()
-                    .filter(|d| d.is_dir())
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            )?;
-            let rows: Vec<Vec<Cell>> = files
+            let catalog = crate::engine::open_index(&config.layout, &objects)?;
+            let (ledger, dirs) = match &catalog {
+                Some(c) => (c.sources()?, c.source_dirs()?),
+                None => (Vec::new(), Vec::new()),
+            };
+            let present: Vec<PathBuf> = dirs.iter().filter(|d| d.is_dir()).cloned().collect();
+            let files = discover(&config.layout, &present)?;
+            let mut rows: Vec<Vec<Cell>> = files
                 .iter()
                 .map(|f| {
-                    let key = f.path.to_string_lossy();
+                    let key = config.layout.source_key(&f.path);
                     let st = ledger.iter().find(|s| s.path == key);
                     let size = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
                     vec![
                         f.stream.table().into(),
-                        key.to_string().into(),
+                        f.path.display().to_string().into(),
                         size.into(),
                         st.map_or(0, |s| s.offset).into(),
                         st.map_or(0, |s| s.lines).into(),
+                        "ok".into(),
                     ]
                 })
                 .collect();
+            for d in dirs.iter().filter(|d| !d.is_dir()) {
+                rows.push(vec![
+                    Cell::Null,
+                    d.display().to_string().into(),
+                    Cell::Null,
+                    Cell::Null,
+                    Cell::Null,
+                    format!("missing: `obsq source remove {}` forgets it", d.display()).into(),
+                ]);
+            }
             let batch = rows_to_batch(
                 &[
                     "stream",
@@ -64,6 +91,7 @@ pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
                     "bytes",
                     "ingested_bytes",
                     "ingested_lines",
+                    "status",
                 ],
                 &rows,
             )?;
@@ -75,4 +103,33 @@ pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// The absolute form of a directory given to `source add` or `ingest --source`, which must
+/// exist: a typo is refused before it is registered.
+pub fn checked_dir(dir: &Path) -> Result<PathBuf> {
+    let abs = absolute(dir)?;
+    if !abs.is_dir() {
+        return Err(Error::Usage(format!(
+            "source directory {} does not exist or is not a directory: nothing was registered (check the path)",
+            abs.display()
+        )));
+    }
+    Ok(abs)
+}
+
+/// Registers source directories in one commit (those registered already are left as they are).
+pub fn register(config: &Config, objects: &Objects, dirs: &[PathBuf]) -> Result<()> {
+    let mut writer = Writer::open(&config.layout, objects)?;
+    let known = writer.catalog().source_dirs()?;
+    let mut rec = Record::new("source", &uuid::Uuid::now_v7().to_string());
+    for d in dirs {
+        if !known.contains(d) {
+            rec.dirs_add.push(d.to_string_lossy().into_owned());
+        }
+    }
+    if !rec.dirs_add.is_empty() {
+        writer.commit(rec)?;
+    }
+    Ok(())
 }

@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::model::Stream;
 use crate::model::parse::parse_line;
 use crate::render::progress_line;
-use crate::store::catalog::Catalog;
 use crate::store::sources::discover;
 
 /// How often the files are checked.
@@ -76,9 +75,11 @@ pub fn run(config: &Config, run_id: Option<&str>, until_done: bool) -> Result<u8
 
 /// obsq's progress landing files and every registered source's progress files.
 fn progress_files(config: &Config) -> Result<Vec<PathBuf>> {
-    let dirs = match config.layout.catalog().exists() {
-        true => Catalog::open(&config.layout.catalog())?.source_dirs()?,
-        false => Vec::new(),
+    let rt = super::runtime()?;
+    let objects = super::objects(config, &rt)?;
+    let dirs = match crate::engine::open_index(&config.layout, &objects)? {
+        Some(c) => c.source_dirs()?,
+        None => Vec::new(),
     };
     let dirs: Vec<PathBuf> = dirs.into_iter().filter(|d| d.is_dir()).collect();
     Ok(discover(&config.layout, &dirs)?

@@ -45,13 +45,13 @@ pub fn read_fresh(layout: &Layout, snap: &Snapshot, decode: bool) -> Result<Fres
     // A registered directory that vanished must not make every query fail.
     let dirs: Vec<_> = snap.dirs.iter().filter(|d| d.is_dir()).cloned().collect();
     for src in discover(layout, &dirs)? {
-        let key = src.path.to_string_lossy();
+        let key = layout.source_key(&src.path);
         let Ok(meta) = std::fs::metadata(&src.path) else {
             continue;
         };
-        let (offset, lines, _) = resume_point(ledger.get(key.as_ref()).copied(), &src, meta.len())?;
+        let (offset, lines, _) = resume_point(ledger.get(key.as_str()).copied(), &src, meta.len())?;
         fresh.lag.push(SourceLag {
-            path: key.to_string(),
+            path: key.clone(),
             stream: src.stream,
             bytes: meta.len(),
             ingested: offset.min(meta.len()),

@@ -31,11 +31,16 @@ pub const ROOT_URL: &str = "obsq://root/";
 pub struct EngineOptions {
     /// Include the fresh tail (events not yet ingested).
     pub fresh: bool,
+    /// `system.damaged_files` reads every data file's footer, not just its size.
+    pub deep_check: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { fresh: true }
+        EngineOptions {
+            fresh: true,
+            deep_check: false,
+        }
     }
 }
 
@@ -49,16 +54,21 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
     let url = ObjectStoreUrl::parse(ROOT_URL)?;
     ctx.register_object_store(url.as_ref(), objects.store());
 
-    let catalog = match layout.catalog().exists() {
-        true => Some(Catalog::open(&layout.catalog())?),
-        false => None,
-    };
+    let catalog = open_index(layout, objects)?;
     let snapshot = match &catalog {
         Some(c) => c.snapshot()?,
         None => Default::default(),
     };
     let mut fresh = fresh::read_fresh(layout, &snapshot, opts.fresh)?;
-    system::register(&ctx, catalog.as_ref(), &fresh.lag)?;
+    system::register(
+        &ctx,
+        system::SystemSources {
+            catalog: catalog.as_ref().map(|c| c.path().to_path_buf()),
+            objects: objects.clone(),
+            lag: fresh.lag,
+            deep: opts.deep_check,
+        },
+    )?;
     for stream in Stream::ALL {
         let files = snapshot
             .files
@@ -73,12 +83,58 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
     Ok(ctx)
 }
 
-/// What user SQL may do: read. DDL (`CREATE EXTERNAL TABLE`, `DROP`, views) and DML (`INSERT`,
-/// `COPY … TO`) are refused, so no query can change the store or write files.
+/// The catalog index, caught up with the log; `None` for a root nothing was committed to yet
+/// (a query never creates one).
+pub fn open_index(layout: &Layout, objects: &Objects) -> Result<Option<Catalog>> {
+    if !layout.catalog().exists() && crate::store::log::read_record(objects, 1)?.is_none() {
+        return Ok(None);
+    }
+    crate::store::index::open(layout, objects).map(Some)
+}
+
+/// Turns a failed query into one line naming the damaged file, when a live file is missing or
+/// damaged (checked only after a failure, so healthy queries pay nothing).
+pub fn diagnose(layout: &Layout, objects: &Objects, err: Error) -> Error {
+    if !matches!(err, Error::Query(_) | Error::Report { .. }) {
+        return err;
+    }
+    let Ok(Some(cat)) = open_index(layout, objects) else {
+        return err;
+    };
+    let text = format!("{err:?}").to_lowercase();
+    let deep = [
+        "parquet",
+        "eof",
+        "footer",
+        "not found",
+        "no such file",
+        "object",
+    ]
+    .iter()
+    .any(|w| text.contains(w));
+    match crate::store::repair::check(objects, &cat, deep) {
+        Ok(damage) if !damage.is_empty() => {
+            let more = match damage.len() {
+                1 => String::new(),
+                n => format!(" (and {} more damaged files: see `obsq doctor`)", n - 1),
+            };
+            Error::Damaged {
+                path: damage[0].path.clone(),
+                problem: format!("{}{more}", damage[0].problem),
+            }
+        }
+        _ => err,
+    }
+}
+
+/// What user SQL may do: read. DDL (`CREATE EXTERNAL TABLE`, `DROP`, views), DML (`INSERT`,
+/// `COPY … TO`) and other statements (`SET`, transactions) are refused, so no query can change
+/// the store, write files or the session's settings.
 pub fn read_only() -> SQLOptions {
     SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
+        .with_allow_statements(false)
 }
 
 /// Plans one statement of user SQL under [`read_only`] rules.
@@ -87,7 +143,9 @@ pub async fn plan_user_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame>
         .await
         .map_err(|e| match e {
             datafusion::error::DataFusionError::Plan(m)
-                if m.starts_with("DDL not supported") || m.starts_with("DML not supported") =>
+                if m.starts_with("DDL not supported")
+                    || m.starts_with("DML not supported")
+                    || m.starts_with("Statement not supported") =>
             {
                 Error::Usage(format!(
                     "refused: obsq's SQL is read-only ({m}); events are added with `obsq record` and `obsq ingest`"

@@ -59,6 +59,9 @@ pub struct Normalized<'a> {
     pub extra: Option<String>,
     /// Names and JSON types of the unknown fields (for schema-drift tracking).
     pub unknown: Vec<(String, &'static str)>,
+    /// Optional fields whose value had a type the column cannot hold: (field, JSON type). The
+    /// column is null (or its default) and the value is kept in `extra`.
+    pub mismatched: Vec<(&'static str, &'static str)>,
 }
 
 /// Why a line cannot be stored; the text is the quarantine reason.
@@ -263,7 +266,18 @@ fn normalize<'a>(
                 }
             }
             Some(Known::Field(Col::Metadata)) => metadata = Some(flex),
-            Some(Known::Field(col)) => set_field(n, col, flex)?,
+            Some(Known::Field(col)) => {
+                if let Err(e) = set_field(n, col, flex) {
+                    // Keep the event, flag the oddity: only the fields that identify an event
+                    // must convert; any other keeps its value in `extra`.
+                    if is_required(stream, col) {
+                        return Err(e);
+                    }
+                    n.mismatched
+                        .push((col.name(), super::flex::json_kind(value)));
+                    extra.push((key, value));
+                }
+            }
             None => extra.push((key, value)),
         }
     }
@@ -278,6 +292,7 @@ fn normalize<'a>(
     if !extra.is_empty() {
         n.unknown = extra
             .iter()
+            .filter(|(k, _)| !n.mismatched.iter().any(|(m, _)| m == k))
             .map(|(k, v)| (k.to_string(), super::flex::json_kind(v)))
             .collect();
         n.extra = Some(extra_object(&extra));
@@ -326,7 +341,15 @@ fn set_field<'a>(n: &mut Normalized<'a>, col: Col, v: Flex<'a>) -> Result<(), Pa
     Ok(())
 }
 
+/// The fields whose value must convert, or the line is quarantined: the stream's key and the
+/// `success` flag of CUJ runs and provider calls.
+fn is_required(stream: Stream, col: Col) -> bool {
+    stream.key_col() == Some(col)
+        || (col == Col::Success && matches!(stream, Stream::Cuj | Stream::Provider))
+}
+
 fn apply_defaults(stream: Stream, n: &mut Normalized<'_>) -> Result<(), ParseError> {
+    let kept = |n: &Normalized<'_>, col: Col| n.mismatched.iter().any(|(m, _)| *m == col.name());
     let required = |v: &Option<Cow<str>>, name| match v {
         Some(s) if !s.is_empty() => Ok(()),
         _ => Err(ParseError::Missing(name)),
@@ -337,8 +360,13 @@ fn apply_defaults(stream: Stream, n: &mut Normalized<'_>) -> Result<(), ParseErr
             n.agent.get_or_insert(Cow::Borrowed("unknown"));
             n.result.get_or_insert(Cow::Borrowed("unknown"));
             n.params.get_or_insert(Cow::Borrowed("{}"));
-            n.duration_ms.get_or_insert(0.0);
-            n.cache_hit.get_or_insert(false);
+            // A value that did not convert is null (it is in `extra`); an absent one defaults.
+            if !kept(n, Col::DurationMs) {
+                n.duration_ms.get_or_insert(0.0);
+            }
+            if !kept(n, Col::CacheHit) {
+                n.cache_hit.get_or_insert(false);
+            }
         }
         Stream::Cuj => {
             required(&n.cuj_id, "cuj_id")?;
@@ -346,7 +374,9 @@ fn apply_defaults(stream: Stream, n: &mut Normalized<'_>) -> Result<(), ParseErr
         }
         Stream::Progress => {
             n.status.get_or_insert(Cow::Borrowed("running"));
-            n.percentage.get_or_insert(0.0);
+            if !kept(n, Col::Percentage) {
+                n.percentage.get_or_insert(0.0);
+            }
             n.message.get_or_insert(Cow::Borrowed(""));
         }
         Stream::Provider => {
@@ -588,10 +618,13 @@ mod tests {
 
     #[test]
     fn bad_values_are_reasons() {
-        let e = parse_line(Stream::Cuj, br#"{"timestamp":"2026-11-28T00:00:00Z","cuj_id":"C","success":true,"duration_ms":"abc"}"#);
+        let e = parse_line(
+            Stream::Cuj,
+            br#"{"timestamp":"2026-11-28T00:00:00Z","cuj_id":"C","success":"maybe"}"#,
+        );
         assert_eq!(
             e.unwrap_err().to_string(),
-            "field `duration_ms` must be a number or a numeric string, got string \"abc\""
+            "field `success` must be true or false (or the strings \"true\"/\"false\"), got string \"maybe\""
         );
         assert!(matches!(
             parse_line(Stream::Cuj, b"null"),
@@ -609,6 +642,32 @@ mod tests {
             parse_line(Stream::Cuj, b"{\"a\":\"\xff\"}"),
             Err(ParseError::NotUtf8(_))
         ));
+    }
+
+    #[test]
+    fn values_of_an_unexpected_type_keep_their_event() {
+        let n = ok(
+            Stream::Cuj,
+            r#"{"timestamp":1,"cuj_id":"C","success":true,"duration_ms":"abc","zone":"eu"}"#,
+        );
+        assert_eq!(n.duration_ms, None);
+        assert_eq!(n.mismatched, vec![("duration_ms", "string")]);
+        assert_eq!(n.unknown, vec![("zone".to_string(), "string")]);
+        assert_eq!(
+            n.extra.as_deref(),
+            Some(r#"{"duration_ms":"abc","zone":"eu"}"#)
+        );
+        let n = ok(
+            Stream::Skill,
+            r#"{"timestamp":1,"skill":"s","duration_ms":[1],"cache_hit":"maybe","agent":{"a":1}}"#,
+        );
+        assert_eq!((n.duration_ms, n.cache_hit), (None, None));
+        assert_eq!(n.agent.as_deref(), Some("unknown"));
+        // An absent value still takes the original tools' default.
+        let n = ok(Stream::Skill, r#"{"timestamp":1,"skill":"s"}"#);
+        assert_eq!((n.duration_ms, n.cache_hit), (Some(0.0), Some(false)));
+        // The key field must convert.
+        assert!(parse_line(Stream::Skill, br#"{"timestamp":1,"skill":{"n":1}}"#).is_err());
     }
 
     #[test]

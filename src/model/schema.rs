@@ -236,8 +236,8 @@ impl Stream {
         match col {
             RunId | CujId if !(self == Stream::Cuj && col == CujId) => true,
             Error | ErrorPattern | Step | Model | Extra => true,
-            DurationMs => self == Stream::Cuj,
-            LatencyMs => true,
+            // Null when a writer sent a value that does not convert (it is kept in `extra`).
+            DurationMs | CacheHit | Percentage | LatencyMs => true,
             _ => false,
         }
     }
@@ -356,7 +356,7 @@ mod tests {
         assert!(Stream::Skill.nullable(Col::CujId));
         assert!(!Stream::Cuj.nullable(Col::CujId));
         assert!(Stream::Cuj.nullable(Col::DurationMs));
-        assert!(!Stream::Skill.nullable(Col::DurationMs));
+        assert!(Stream::Skill.nullable(Col::DurationMs));
         for s in Stream::ALL {
             for &c in s.columns() {
                 assert_eq!(Col::from_name(c.name()), Some(c));

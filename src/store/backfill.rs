@@ -13,9 +13,10 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::error::{Error, Result};
 use crate::model::Stream;
 
-use super::catalog::Catalog;
-use super::ingest::{IngestOptions, IngestReport, ingest};
+use super::commit::Writer;
+use super::ingest::{IngestOptions, IngestReport, ingest_with};
 use super::layout::Layout;
+use super::log::{Backfilled, Record};
 use super::objects::Objects;
 use super::sources::{SourceFile, absolute};
 
@@ -241,21 +242,46 @@ fn prepare(layout: &Layout, input: &BackfillInput) -> Result<(String, PathBuf)> 
     Ok((id, source))
 }
 
-/// Backfills `inputs`; `opts` tunes the ingest run (memory budget, progress).
+/// Decompresses `input` (by its extension) into `out`; returns its content hash and size.
+pub fn decompress_to(input: &Path, out: &Path) -> Result<(String, u64)> {
+    let mut reader = open(input, compression_of(input))?;
+    let f = std::fs::File::create(out).map_err(|e| Error::io("create", out, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let mut hasher = Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| Error::io("read", input, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+        w.write_all(&buf[..n])
+            .map_err(|e| Error::io("write", out, e))?;
+    }
+    w.flush().map_err(|e| Error::io("write", out, e))?;
+    Ok((format!("{:032x}", hasher.digest128()), total))
+}
+
+/// Backfills `inputs`; `opts` tunes the ingest run (memory budget, progress). The inputs' content
+/// hashes are committed after their rows, so a killed backfill is resumed by the ledger and a
+/// finished one is never imported again.
 pub fn backfill(
     layout: &Layout,
     objects: &Objects,
     inputs: &[BackfillInput],
     opts: &IngestOptions,
 ) -> Result<BackfillReport> {
-    layout.create()?;
-    let catalog = Catalog::open(&layout.catalog())?;
+    let mut writer = Writer::open(layout, objects)?;
     let mut report = BackfillReport::default();
     let mut todo: Vec<(String, PathBuf, PathBuf, u64, Stream)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for input in inputs {
         let (id, source) = prepare(layout, input)?;
-        if catalog.is_backfilled(&id)? || !seen.insert(id.clone()) {
+        if writer.catalog().is_backfilled(&id)? || !seen.insert(id.clone()) {
             report.skipped.push(input.path.clone());
             if source != input.path {
                 let _ = std::fs::remove_file(&source);
@@ -274,18 +300,37 @@ pub fn backfill(
         .collect();
     let run = IngestOptions {
         files,
+        kind: "backfill",
         ..opts.clone()
     };
-    report.ingest = ingest(layout, objects, &run)?;
-    let done: Vec<(String, String, u64)> = todo
-        .iter()
-        .map(|(id, path, _, bytes, _)| (id.clone(), path.to_string_lossy().into_owned(), *bytes))
-        .collect();
-    catalog.mark_backfilled(&done)?;
-    for (_, path, source, _, _) in &todo {
-        if source != path {
-            let _ = std::fs::remove_file(source);
+    let ingested = ingest_with(&mut writer, layout, &run);
+    let remove_copies = || {
+        for (_, path, source, _, _) in &todo {
+            if source != path {
+                let _ = std::fs::remove_file(source);
+            }
         }
+    };
+    report.ingest = match ingested {
+        Ok(r) => r,
+        Err(e) => {
+            // A rerun decompresses them again; nothing of theirs is left half-committed.
+            remove_copies();
+            return Err(e);
+        }
+    };
+    if !todo.is_empty() {
+        let mut rec = Record::new("backfill", &uuid::Uuid::now_v7().to_string());
+        rec.backfilled = todo
+            .iter()
+            .map(|(id, path, _, bytes, _)| Backfilled {
+                content_id: id.clone(),
+                path: path.to_string_lossy().into_owned(),
+                bytes: *bytes,
+            })
+            .collect();
+        writer.commit(rec)?;
     }
+    remove_copies();
     Ok(report)
 }

@@ -1,14 +1,21 @@
-//! The SQLite catalog (DESIGN §3): which files are live, how far each source was read (the ingest
-//! ledger), quarantined lines and schema drift. One transaction per commit is the commit point.
+//! The SQLite catalog (DESIGN §3): an index of the commit log — which files are live, how far
+//! each source was read (the ledger), quarantine summaries, schema drift, registered source
+//! directories. It is derived: [`super::index`] opens it, catches it up with the log and rebuilds
+//! it from the log when it is missing, stale or corrupt. Nothing here is the truth.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
 use crate::model::Stream;
-use crate::model::timefmt::{day_to_string, iso_ms, now_ms};
+use crate::model::timefmt::{iso_ms, now_ms, parse_day};
+
+use super::log::{
+    AddedFile, Backfilled, Checkpoint, CheckpointFile, CommitSummary, Drift, LedgerChange,
+    QuarantineSummary, Record,
+};
 
 /// A live data file.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +36,22 @@ pub struct FileEntry {
     pub max_ts: i64,
 }
 
+impl FileEntry {
+    /// The file as a commit record names it.
+    pub fn to_added(&self) -> AddedFile {
+        AddedFile {
+            path: self.path.clone(),
+            kind: "data".into(),
+            stream: self.stream.table().into(),
+            date: Some(crate::model::timefmt::day_to_string(self.day)),
+            rows: self.rows,
+            bytes: self.bytes,
+            min_ts: Some(self.min_ts),
+            max_ts: Some(self.max_ts),
+        }
+    }
+}
+
 /// The ledger entry of one source file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceState {
@@ -46,38 +69,6 @@ pub struct SourceState {
     pub lines: u64,
 }
 
-/// One quarantined line, as indexed in the catalog.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QuarantineEntry {
-    /// Stream the source belongs to.
-    pub stream: Stream,
-    /// Source file path.
-    pub source: String,
-    /// 1-based line number in the source.
-    pub line_no: u64,
-    /// Byte offset of the line in the source.
-    pub byte_offset: u64,
-    /// Why it was rejected.
-    pub reason: String,
-}
-
-/// Everything one commit makes visible, atomically.
-#[derive(Debug, Default)]
-pub struct Commit {
-    /// New data files.
-    pub files: Vec<FileEntry>,
-    /// New quarantine files: (stream, object path, lines, bytes).
-    pub quarantine_files: Vec<(Stream, String, u64, u64)>,
-    /// New ledger positions.
-    pub sources: Vec<SourceState>,
-    /// Quarantined lines (the raw lines are in the quarantine files).
-    pub quarantine: Vec<(QuarantineEntry, String)>,
-    /// Unknown fields seen: (stream, field, JSON type, source).
-    pub drift: Vec<(Stream, String, String, String)>,
-    /// Files retired by this commit (compaction).
-    pub retire: Vec<String>,
-}
-
 /// What a reader sees of the catalog at one instant.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -89,110 +80,362 @@ pub struct Snapshot {
     pub dirs: Vec<PathBuf>,
 }
 
-/// An open catalog.
+/// An open catalog index.
 pub struct Catalog {
     conn: Connection,
     path: PathBuf,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS files(
-    id INTEGER PRIMARY KEY,
+/// The index schema, one numbered migration per entry (`PRAGMA user_version` = entries applied).
+/// A new nullable column or table is a new entry; the index can also always be rebuilt.
+const MIGRATIONS: &[&str] = &[
+    // 1: the index of the commit log.
+    "
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files(
+    path TEXT PRIMARY KEY,
     kind TEXT NOT NULL,            -- data | quarantine
     stream TEXT NOT NULL,
     date TEXT,
-    path TEXT NOT NULL UNIQUE,
     rows INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
     min_ts INTEGER,
     max_ts INTEGER,
-    state TEXT NOT NULL,           -- live | retired
+    seq INTEGER NOT NULL,          -- the record that added it
+    state TEXT NOT NULL,           -- live | retired | deleted
     created_at TEXT NOT NULL,
     retired_at INTEGER             -- epoch ms; retired files are deleted after a grace period
 );
-CREATE INDEX IF NOT EXISTS files_by_stream ON files(kind, state, stream, date);
-CREATE TABLE IF NOT EXISTS sources(
+CREATE INDEX files_by_stream ON files(kind, state, stream, date);
+CREATE TABLE sources(
     path TEXT PRIMARY KEY,
     stream TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     fp_len INTEGER NOT NULL,
     offset INTEGER NOT NULL,
     lines INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     updated_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS backfilled(
-    content_id TEXT PRIMARY KEY,   -- xxh3-128 of the decompressed content
+CREATE TABLE backfilled(
+    content_id TEXT PRIMARY KEY,
     path TEXT NOT NULL,
     bytes INTEGER NOT NULL,
     at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS source_dirs(
-    path TEXT PRIMARY KEY,
-    added_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS quarantine(
-    id INTEGER PRIMARY KEY,
+CREATE TABLE source_dirs(path TEXT PRIMARY KEY, added_at TEXT NOT NULL);
+CREATE TABLE quarantine(
+    file TEXT NOT NULL,
     stream TEXT NOT NULL,
     source TEXT NOT NULL,
-    line_no INTEGER NOT NULL,
-    byte_offset INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    file TEXT NOT NULL,
-    at TEXT NOT NULL
+    lines INTEGER NOT NULL,
+    first_line INTEGER NOT NULL,
+    first_reason TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS schema_drift(
+CREATE INDEX quarantine_by_file ON quarantine(file);
+CREATE TABLE schema_drift(
     stream TEXT NOT NULL,
     field TEXT NOT NULL,
+    kind TEXT NOT NULL,            -- unknown_field | type_mismatch
     seen_type TEXT NOT NULL,
     source TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    count INTEGER NOT NULL,
     first_seen TEXT NOT NULL,
-    PRIMARY KEY(stream, field, seen_type)
+    PRIMARY KEY(stream, field, kind, seen_type)
 );
-";
+CREATE TABLE commits(
+    seq INTEGER PRIMARY KEY,
+    commit_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    files_added INTEGER NOT NULL,
+    files_retired INTEGER NOT NULL,
+    rows_added INTEGER NOT NULL,
+    bytes_added INTEGER NOT NULL,
+    sources INTEGER NOT NULL,
+    quarantined INTEGER NOT NULL,
+    lost_rows INTEGER NOT NULL
+);
+",
+];
+
+/// The index schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn cat_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(rusqlite::Error) -> Error + 'a {
+    move |source| Error::Catalog {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 impl Catalog {
-    /// Opens (creating if needed) the catalog at `path`.
+    /// Opens (creating if needed) the index file at `path` and brings its schema up to date. It
+    /// is not caught up with the log: use [`super::index::open`] for that.
     pub fn open(path: &Path) -> Result<Self> {
-        let err = |action| {
-            let path = path.to_path_buf();
-            move |source| Error::Catalog {
-                action,
-                path,
-                source,
-            }
-        };
-        let conn = Connection::open(path).map_err(err("open"))?;
+        let conn = Connection::open(path).map_err(cat_err("open", path))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(err("configure"))?;
+            .map_err(cat_err("configure", path))?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err("configure"))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err("configure"))?;
-        conn.execute_batch(SCHEMA).map_err(err("create tables"))?;
-        // Catalogs created before compaction existed lack `retired_at`.
-        let has_retired_at: bool = conn
-            .query_row(
-                "SELECT count(*) > 0 FROM pragma_table_info('files') WHERE name = 'retired_at'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(err("read the catalog schema"))?;
-        if !has_retired_at {
-            conn.execute_batch("ALTER TABLE files ADD COLUMN retired_at INTEGER")
-                .map_err(err("upgrade the catalog schema"))?;
-        }
-        Ok(Catalog {
+            .map_err(cat_err("configure", path))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(cat_err("configure", path))?;
+        let mut cat = Catalog {
             conn,
             path: path.to_path_buf(),
-        })
+        };
+        cat.migrate()?;
+        Ok(cat)
+    }
+
+    /// Opens an index file without touching its schema (to read a catalog of an older release).
+    pub fn open_raw(path: &Path) -> Result<Connection> {
+        let conn = Connection::open(path).map_err(cat_err("open", path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(cat_err("configure", path))?;
+        Ok(conn)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(cat_err("read the schema version", &path))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Usage(format!(
+                "the catalog {} was written by a newer obsq (index schema {version}, this build knows {SCHEMA_VERSION}); upgrade obsq",
+                path.display()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(cat_err("migrate", &path))?;
+            tx.execute_batch(sql).map_err(cat_err("migrate", &path))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(cat_err("migrate", &path))?;
+            tx.commit().map_err(cat_err("migrate", &path))?;
+        }
+        Ok(())
     }
 
     fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
-        move |source| Error::Catalog {
-            action,
-            path: self.path.clone(),
-            source,
+        cat_err(action, &self.path)
+    }
+
+    /// The index file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `PRAGMA quick_check`: `Err` with SQLite's words when the file is damaged.
+    pub fn quick_check(&self) -> std::result::Result<(), String> {
+        let r: rusqlite::Result<String> = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0));
+        match r {
+            Ok(s) if s == "ok" => Ok(()),
+            Ok(s) => Err(s),
+            Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// The last record applied, and its commit id (0 and "" for a new index).
+    pub fn applied(&self) -> Result<(u64, String)> {
+        let get = |k: &str| -> Result<Option<String>> {
+            self.conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", params![k], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(self.err("read meta"))
+        };
+        let seq = get("applied_seq")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok((seq, get("head_commit")?.unwrap_or_default()))
+    }
+
+    /// Applies one record in one transaction (a record already applied is skipped).
+    pub fn apply(&mut self, rec: &Record) -> Result<bool> {
+        let path = self.path.clone();
+        let e = |a| cat_err(a, &path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e("begin"))?;
+        let applied: u64 = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'applied_seq'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(e("read meta"))?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if rec.seq <= applied {
+            return Ok(false);
+        }
+        if rec.seq != applied + 1 {
+            return Err(Error::Log {
+                path: super::log::record_path(rec.seq),
+                problem: format!("applied after {applied}: a record is missing between them"),
+            });
+        }
+        apply_in(&tx, rec).map_err(e("apply a commit record"))?;
+        tx.commit().map_err(e("commit"))?;
+        Ok(true)
+    }
+
+    /// Loads a checkpoint into an empty index.
+    pub fn load_checkpoint(&mut self, cp: &Checkpoint) -> Result<()> {
+        let path = self.path.clone();
+        let e = |a| cat_err(a, &path);
+        let tx = self.conn.transaction().map_err(e("begin"))?;
+        load_in(&tx, cp).map_err(e("load a checkpoint"))?;
+        tx.commit().map_err(e("commit"))
+    }
+
+    /// The whole state, as a checkpoint at the applied seq.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        let (seq, commit) = self.applied()?;
+        let mut cp = Checkpoint {
+            seq,
+            commit,
+            ..Checkpoint::default()
+        };
+        let e = || self.err("read for a checkpoint");
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, kind, stream, date, rows, bytes, min_ts, max_ts, seq, state, retired_at
+                 FROM files WHERE state <> 'deleted' ORDER BY seq, path",
+            )
+            .map_err(e())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CheckpointFile {
+                    file: AddedFile {
+                        path: r.get(0)?,
+                        kind: r.get(1)?,
+                        stream: r.get(2)?,
+                        date: r.get(3)?,
+                        rows: r.get::<_, i64>(4)? as u64,
+                        bytes: r.get::<_, i64>(5)? as u64,
+                        min_ts: r.get(6)?,
+                        max_ts: r.get(7)?,
+                    },
+                    seq: r.get::<_, i64>(8)? as u64,
+                    state: r.get(9)?,
+                    retired_at_ms: r.get(10)?,
+                })
+            })
+            .map_err(e())?;
+        for row in rows {
+            cp.files.push(row.map_err(e())?);
+        }
+        for s in self.sources()? {
+            cp.sources.push(LedgerChange {
+                path: s.path,
+                stream: s.stream.table().into(),
+                fingerprint: format!("{:016x}", s.fingerprint),
+                fp_len: s.fp_len,
+                from: 0,
+                to: s.offset,
+                lines_from: 0,
+                lines_to: s.lines,
+            });
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT q.file, q.stream, q.source, q.lines, q.first_line, q.first_reason
+                 FROM quarantine q JOIN files f ON f.path = q.file WHERE f.state <> 'deleted'",
+            )
+            .map_err(e())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(QuarantineSummary {
+                    file: r.get(0)?,
+                    stream: r.get(1)?,
+                    source: r.get(2)?,
+                    lines: r.get::<_, i64>(3)? as u64,
+                    first_line: r.get::<_, i64>(4)? as u64,
+                    first_reason: r.get(5)?,
+                })
+            })
+            .map_err(e())?;
+        for row in rows {
+            cp.quarantine.push(row.map_err(e())?);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT stream, field, kind, seen_type, source, line, count FROM schema_drift")
+            .map_err(e())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Drift {
+                    stream: r.get(0)?,
+                    field: r.get(1)?,
+                    kind: r.get(2)?,
+                    seen_type: r.get(3)?,
+                    source: r.get(4)?,
+                    line: r.get::<_, i64>(5)? as u64,
+                    count: r.get::<_, i64>(6)? as u64,
+                })
+            })
+            .map_err(e())?;
+        for row in rows {
+            cp.drift.push(row.map_err(e())?);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT content_id, path, bytes FROM backfilled")
+            .map_err(e())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Backfilled {
+                    content_id: r.get(0)?,
+                    path: r.get(1)?,
+                    bytes: r.get::<_, i64>(2)? as u64,
+                })
+            })
+            .map_err(e())?;
+        for row in rows {
+            cp.backfilled.push(row.map_err(e())?);
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, commit_id, kind, at, pid, files_added, files_retired, rows_added,
+                        bytes_added, sources, quarantined, lost_rows FROM commits ORDER BY seq",
+            )
+            .map_err(e())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let n = |i| r.get::<_, i64>(i).map(|v| v as u64);
+                Ok(CommitSummary {
+                    seq: n(0)?,
+                    commit: r.get(1)?,
+                    kind: r.get(2)?,
+                    at: r.get(3)?,
+                    pid: r.get(4)?,
+                    counts: [n(5)?, n(6)?, n(7)?, n(8)?, n(9)?, n(10)?, n(11)?],
+                })
+            })
+            .map_err(e())?;
+        for row in rows {
+            cp.commits.push(row.map_err(e())?);
+        }
+        cp.dirs = self
+            .source_dirs()?
+            .into_iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        Ok(cp)
     }
 
     /// Live data files, of one stream or all.
@@ -221,9 +464,7 @@ impl Catalog {
         let mut out = Vec::new();
         for row in rows {
             let (s, d, path, rows, bytes, min_ts, max_ts) = row.map_err(self.err("read files"))?;
-            let (Some(stream), Some(day)) =
-                (Stream::from_name(&s), crate::model::timefmt::parse_day(&d))
-            else {
+            let (Some(stream), Some(day)) = (Stream::from_name(&s), parse_day(&d)) else {
                 continue;
             };
             out.push(FileEntry {
@@ -239,6 +480,43 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Live quarantine files: (path, stream, lines, bytes).
+    pub fn quarantine_files(&self) -> Result<Vec<(String, String, u64, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, stream, rows, bytes FROM files
+                 WHERE kind = 'quarantine' AND state = 'live' ORDER BY seq, path",
+            )
+            .map_err(self.err("read files"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)? as u64,
+                ))
+            })
+            .map_err(self.err("read files"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("read files"))?;
+        Ok(rows)
+    }
+
+    /// The seq of the record that added a file (any state).
+    pub fn added_by(&self, path: &str) -> Result<Option<u64>> {
+        self.conn
+            .query_row(
+                "SELECT seq FROM files WHERE path = ?1",
+                params![path],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map_err(self.err("read files"))
+            .map(|o| o.map(|s| s as u64))
+    }
+
     /// True when an input with this content hash was backfilled completely.
     pub fn is_backfilled(&self, content_id: &str) -> Result<bool> {
         self.conn
@@ -250,20 +528,16 @@ impl Catalog {
             .map_err(self.err("read backfilled"))
     }
 
-    /// Records backfilled inputs: (content hash, path, decompressed bytes).
-    pub fn mark_backfilled(&self, done: &[(String, String, u64)]) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO backfilled(content_id, path, bytes, at) VALUES (?1, ?2, ?3, ?4)",
+    /// The original path of a backfilled input, by its content hash.
+    pub fn backfilled_path(&self, content_id: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT path FROM backfilled WHERE content_id = ?1",
+                params![content_id],
+                |r| r.get(0),
             )
-            .map_err(self.err("record backfilled"))?;
-        let at = iso_ms(now_ms());
-        for (id, path, bytes) in done {
-            stmt.execute(params![id, path, *bytes as i64, at])
-                .map_err(self.err("record backfilled"))?;
-        }
-        Ok(())
+            .optional()
+            .map_err(self.err("read backfilled"))
     }
 
     /// Paths of files retired before `before_ms` (their grace period is over).
@@ -282,20 +556,22 @@ impl Catalog {
         Ok(paths)
     }
 
-    /// Forgets retired files whose objects were deleted.
-    pub fn forget_retired(&self, paths: &[String]) -> Result<()> {
+    /// Notes that retired files' objects were deleted (the log still names them).
+    pub fn mark_deleted(&self, paths: &[String]) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare_cached("DELETE FROM files WHERE path = ?1 AND state = 'retired'")
-            .map_err(self.err("forget retired files"))?;
+            .prepare_cached(
+                "UPDATE files SET state = 'deleted' WHERE path = ?1 AND state = 'retired'",
+            )
+            .map_err(self.err("mark retired files deleted"))?;
         for p in paths {
             stmt.execute(params![p])
-                .map_err(self.err("forget retired files"))?;
+                .map_err(self.err("mark retired files deleted"))?;
         }
         Ok(())
     }
 
-    /// Every object path the catalog knows (any kind, any state): the rest are orphans.
+    /// Every object path a commit record named (any kind, any state): the rest are orphans.
     pub fn known_paths(&self) -> Result<HashSet<String>> {
         let mut stmt = self
             .conn
@@ -348,168 +624,6 @@ impl Catalog {
         Ok(rows.into_iter().map(PathBuf::from).collect())
     }
 
-    /// Registers a source directory; true if it was new.
-    pub fn add_source_dir(&self, dir: &Path) -> Result<bool> {
-        let n = self
-            .conn
-            .execute(
-                "INSERT OR IGNORE INTO source_dirs(path, added_at) VALUES (?1, ?2)",
-                params![dir.to_string_lossy(), iso_ms(now_ms())],
-            )
-            .map_err(self.err("add source"))?;
-        Ok(n > 0)
-    }
-
-    /// Quarantine entries, newest first.
-    pub fn quarantine(&self, limit: usize) -> Result<Vec<QuarantineEntry>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT stream, source, line_no, byte_offset, reason FROM quarantine ORDER BY id DESC LIMIT ?1")
-            .map_err(self.err("read quarantine"))?;
-        let rows = stmt
-            .query_map(params![limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })
-            .map_err(self.err("read quarantine"))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(self.err("read quarantine"))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(s, source, line_no, byte_offset, reason)| {
-                Some(QuarantineEntry {
-                    stream: Stream::from_name(&s)?,
-                    source,
-                    line_no: line_no as u64,
-                    byte_offset: byte_offset as u64,
-                    reason,
-                })
-            })
-            .collect())
-    }
-
-    /// Applies a commit in one transaction: after it returns, all of it is visible; if the
-    /// process dies before, none of it is.
-    pub fn commit(&mut self, c: &Commit) -> Result<()> {
-        let now = iso_ms(now_ms());
-        let path = self.path.clone();
-        let err = |action| {
-            let path = path.clone();
-            move |source| Error::Catalog {
-                action,
-                path,
-                source,
-            }
-        };
-        let tx = self.conn.transaction().map_err(err("begin"))?;
-        {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT INTO files(kind, stream, date, path, rows, bytes, min_ts, max_ts, state, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'live', ?9)",
-                )
-                .map_err(err("insert files"))?;
-            for f in &c.files {
-                ins.execute(params![
-                    "data",
-                    f.stream.table(),
-                    day_to_string(f.day),
-                    f.path,
-                    f.rows as i64,
-                    f.bytes as i64,
-                    f.min_ts,
-                    f.max_ts,
-                    now
-                ])
-                .map_err(err("insert files"))?;
-            }
-            for (stream, p, lines, bytes) in &c.quarantine_files {
-                ins.execute(params![
-                    "quarantine",
-                    stream.table(),
-                    Option::<String>::None,
-                    p,
-                    *lines as i64,
-                    *bytes as i64,
-                    Option::<i64>::None,
-                    Option::<i64>::None,
-                    now
-                ])
-                .map_err(err("insert files"))?;
-            }
-            let mut retire = tx
-                .prepare_cached(
-                    "UPDATE files SET state = 'retired', retired_at = ?2 WHERE path = ?1 AND state = 'live'",
-                )
-                .map_err(err("retire files"))?;
-            let now = now_ms();
-            for p in &c.retire {
-                let n = retire
-                    .execute(params![p, now])
-                    .map_err(err("retire files"))?;
-                if n != 1 {
-                    // Another writer changed the file meanwhile: nothing of this commit may land.
-                    return Err(rusqlite::Error::QueryReturnedNoRows).map_err(err("retire files"));
-                }
-            }
-            let mut src = tx
-                .prepare_cached(
-                    "INSERT INTO sources(path, stream, fingerprint, fp_len, offset, lines, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT(path) DO UPDATE SET stream = excluded.stream, fingerprint = excluded.fingerprint,
-                       fp_len = excluded.fp_len, offset = excluded.offset, lines = excluded.lines,
-                       updated_at = excluded.updated_at",
-                )
-                .map_err(err("update sources"))?;
-            for s in &c.sources {
-                src.execute(params![
-                    s.path,
-                    s.stream.table(),
-                    format!("{:016x}", s.fingerprint),
-                    s.fp_len as i64,
-                    s.offset as i64,
-                    s.lines as i64,
-                    now
-                ])
-                .map_err(err("update sources"))?;
-            }
-            let mut q = tx
-                .prepare_cached(
-                    "INSERT INTO quarantine(stream, source, line_no, byte_offset, reason, file, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(err("insert quarantine"))?;
-            for (e, file) in &c.quarantine {
-                q.execute(params![
-                    e.stream.table(),
-                    e.source,
-                    e.line_no as i64,
-                    e.byte_offset as i64,
-                    e.reason,
-                    file,
-                    now
-                ])
-                .map_err(err("insert quarantine"))?;
-            }
-            let mut d = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO schema_drift(stream, field, seen_type, source, first_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(err("insert schema_drift"))?;
-            for (stream, field, ty, source) in &c.drift {
-                d.execute(params![stream.table(), field, ty, source, now])
-                    .map_err(err("insert schema_drift"))?;
-            }
-        }
-        tx.commit().map_err(err("commit"))
-    }
-
     /// A consistent view for readers: live files, the ledger and the source directories, read
     /// in one transaction so that no commit falls between them.
     pub fn snapshot(&self) -> Result<Snapshot> {
@@ -543,4 +657,244 @@ fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<SourceState>> {
         offset: r.get::<_, i64>(4).unwrap_or(0) as u64,
         lines: r.get::<_, i64>(5).unwrap_or(0) as u64,
     }))
+}
+
+fn set_meta(tx: &rusqlite::Transaction<'_>, seq: u64, commit: &str) -> rusqlite::Result<()> {
+    let mut up = tx.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?;
+    up.execute(params!["applied_seq", seq.to_string()])?;
+    up.execute(params!["head_commit", commit])?;
+    up.execute(params!["schema_version", SCHEMA_VERSION.to_string()])?;
+    Ok(())
+}
+
+fn insert_file(
+    tx: &rusqlite::Transaction<'_>,
+    f: &AddedFile,
+    seq: u64,
+    at: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO files(path, kind, stream, date, rows, bytes, min_ts, max_ts, seq, state, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', ?10)",
+    )?
+    .execute(params![
+        f.path,
+        f.kind,
+        f.stream,
+        f.date,
+        f.rows as i64,
+        f.bytes as i64,
+        f.min_ts,
+        f.max_ts,
+        seq as i64,
+        at
+    ])?;
+    Ok(())
+}
+
+fn upsert_source(
+    tx: &rusqlite::Transaction<'_>,
+    s: &LedgerChange,
+    seq: u64,
+    at: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO sources(path, stream, fingerprint, fp_len, offset, lines, seq, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(path) DO UPDATE SET stream = excluded.stream, fingerprint = excluded.fingerprint,
+           fp_len = excluded.fp_len, offset = excluded.offset, lines = excluded.lines,
+           seq = excluded.seq, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        s.path,
+        s.stream,
+        s.fingerprint,
+        s.fp_len as i64,
+        s.to as i64,
+        s.lines_to as i64,
+        seq as i64,
+        at
+    ])?;
+    Ok(())
+}
+
+fn insert_quarantine(
+    tx: &rusqlite::Transaction<'_>,
+    q: &QuarantineSummary,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO quarantine(file, stream, source, lines, first_line, first_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        q.file,
+        q.stream,
+        q.source,
+        q.lines as i64,
+        q.first_line as i64,
+        q.first_reason
+    ])?;
+    Ok(())
+}
+
+fn add_drift(tx: &rusqlite::Transaction<'_>, d: &Drift, at: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO schema_drift(stream, field, kind, seen_type, source, line, count, first_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT(stream, field, kind, seen_type) DO UPDATE SET count = count + excluded.count",
+    )?
+    .execute(params![
+        d.stream,
+        d.field,
+        d.kind,
+        d.seen_type,
+        d.source,
+        d.line as i64,
+        d.count as i64,
+        at
+    ])?;
+    Ok(())
+}
+
+fn add_backfilled(
+    tx: &rusqlite::Transaction<'_>,
+    b: &Backfilled,
+    at: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO backfilled(content_id, path, bytes, at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![b.content_id, b.path, b.bytes as i64, at])?;
+    Ok(())
+}
+
+fn add_dir(tx: &rusqlite::Transaction<'_>, d: &str, at: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO source_dirs(path, added_at) VALUES (?1, ?2)")?
+        .execute(params![d, at])?;
+    Ok(())
+}
+
+fn apply_in(tx: &rusqlite::Transaction<'_>, rec: &Record) -> rusqlite::Result<()> {
+    let at = iso_ms(rec.at_ms);
+    for f in &rec.add {
+        insert_file(tx, f, rec.seq, &at)?;
+    }
+    for p in &rec.retire {
+        tx.prepare_cached(
+            "UPDATE files SET state = 'retired', retired_at = ?2 WHERE path = ?1 AND state = 'live'",
+        )?
+        .execute(params![p, rec.at_ms])?;
+    }
+    for s in &rec.sources {
+        upsert_source(tx, s, rec.seq, &at)?;
+    }
+    for q in &rec.quarantine {
+        insert_quarantine(tx, q)?;
+    }
+    for d in &rec.drift {
+        add_drift(tx, d, &at)?;
+    }
+    for b in &rec.backfilled {
+        add_backfilled(tx, b, &at)?;
+    }
+    for d in &rec.dirs_add {
+        add_dir(tx, d, &at)?;
+    }
+    for d in &rec.dirs_remove {
+        tx.prepare_cached("DELETE FROM source_dirs WHERE path = ?1")?
+            .execute(params![d])?;
+        // The ledger of its files stays: added again, the folder resumes where it was, and
+        // rows already committed are never read twice.
+    }
+    let rows: u64 = rec
+        .add
+        .iter()
+        .filter(|f| f.kind == "data")
+        .map(|f| f.rows)
+        .sum();
+    let bytes: u64 = rec.add.iter().map(|f| f.bytes).sum();
+    let quarantined: u64 = rec.quarantine.iter().map(|q| q.lines).sum();
+    let lost: u64 = rec.lost.iter().map(|l| l.1).sum();
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO commits(seq, commit_id, kind, at, pid, files_added, files_retired,
+           rows_added, bytes_added, sources, quarantined, lost_rows)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        rec.seq as i64,
+        rec.commit,
+        rec.kind,
+        at,
+        rec.pid,
+        rec.add.len() as i64,
+        rec.retire.len() as i64,
+        rows as i64,
+        bytes as i64,
+        rec.sources.len() as i64,
+        quarantined as i64,
+        lost as i64
+    ])?;
+    set_meta(tx, rec.seq, &rec.commit)
+}
+
+fn load_in(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> rusqlite::Result<()> {
+    let at = iso_ms(now_ms());
+    for f in &cp.files {
+        insert_file(tx, &f.file, f.seq, &at)?;
+        if f.state != "live" {
+            tx.prepare_cached("UPDATE files SET state = ?2, retired_at = ?3 WHERE path = ?1")?
+                .execute(params![f.file.path, f.state, f.retired_at_ms])?;
+        }
+    }
+    for s in &cp.sources {
+        upsert_source(tx, s, cp.seq, &at)?;
+    }
+    for q in &cp.quarantine {
+        insert_quarantine(tx, q)?;
+    }
+    let mut drift: BTreeMap<(String, String, String, String), Drift> = BTreeMap::new();
+    for d in &cp.drift {
+        let key = (
+            d.stream.clone(),
+            d.field.clone(),
+            d.kind.clone(),
+            d.seen_type.clone(),
+        );
+        drift
+            .entry(key)
+            .and_modify(|x| x.count += d.count)
+            .or_insert_with(|| d.clone());
+    }
+    for d in drift.values() {
+        add_drift(tx, d, &at)?;
+    }
+    for b in &cp.backfilled {
+        add_backfilled(tx, b, &at)?;
+    }
+    for d in &cp.dirs {
+        add_dir(tx, d, &at)?;
+    }
+    for c in &cp.commits {
+        let n = |i: usize| c.counts[i] as i64;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO commits(seq, commit_id, kind, at, pid, files_added, files_retired,
+               rows_added, bytes_added, sources, quarantined, lost_rows)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
+            c.seq as i64,
+            c.commit,
+            c.kind,
+            c.at,
+            c.pid,
+            n(0),
+            n(1),
+            n(2),
+            n(3),
+            n(4),
+            n(5),
+            n(6)
+        ])?;
+    }
+    set_meta(tx, cp.seq, &cp.commit)
 }

@@ -1,27 +1,35 @@
-//! Compaction: per (stream, day), small files are merged into files of up to a target size, rows
-//! sorted by `ts` and duplicate `event_id`s dropped. Each merge is one catalog commit (the new
-//! file live, the old ones retired), so a reader sees either the old files or the new one, never
-//! both. Retired files are deleted only after a grace period, so a query that listed them before
-//! the swap still reads them.
+//! Compaction: per (stream, day), small files are merged into files of up to a target size as a
+//! k-way merge of their sorted rows, streamed from the inputs to the output file (memory holds
+//! one batch per input, whatever the partition's size). Every row is kept — compaction never
+//! changes an answer. Each merge is one commit (the new file added, the inputs retired), so a
+//! reader sees either the old files or the new one. Retired files are deleted only after a grace
+//! period, so a query that listed them before the swap still reads them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fs::File;
 use std::time::Instant;
 
-use arrow::array::BooleanArray;
-use arrow::compute::filter_record_batch;
+use arrow::array::{ArrayRef, TimestampMillisecondArray, new_null_array};
+use arrow::compute::interleave_record_batch;
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::error::{Error, Result};
 use crate::model::Stream;
-use crate::model::identity::{event_hashes, id_input_arrays};
-use crate::model::timefmt::now_ms;
 
-use super::catalog::{Catalog, Commit, FileEntry};
-use super::ingest::{WriterLock, publish, recover};
+use super::catalog::FileEntry;
+use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_staged};
+use super::fault;
 use super::layout::Layout;
+use super::log::Record;
 use super::objects::Objects;
-use super::writer::encode;
+use super::writer::{FileMeta, writer_properties};
+
+/// Rows per batch read from an input and written to the output.
+const BATCH_ROWS: usize = 8192;
 
 /// What to compact and how.
 #[derive(Debug, Clone)]
@@ -36,6 +44,8 @@ pub struct CompactOptions {
     pub min_files: usize,
     /// Retired files younger than this stay on disk (queries may still read them).
     pub grace_ms: i64,
+    /// Files no record names are deleted once older than this (crash orphans).
+    pub orphan_grace_ms: i64,
 }
 
 impl Default for CompactOptions {
@@ -45,7 +55,8 @@ impl Default for CompactOptions {
             day: None,
             target_bytes: 128 << 20,
             min_files: 2,
-            grace_ms: 10 * 60_000,
+            grace_ms: QUERY_GRACE_MS,
+            orphan_grace_ms: super::commit::ORPHAN_GRACE_MS,
         }
     }
 }
@@ -61,7 +72,7 @@ pub struct CompactReport {
     pub files_out: u64,
     /// Rows read.
     pub rows_in: u64,
-    /// Rows written (rows read minus duplicate events).
+    /// Rows written (always equal to the rows read).
     pub rows_out: u64,
     /// Bytes read.
     pub bytes_in: u64,
@@ -69,30 +80,40 @@ pub struct CompactReport {
     pub bytes_out: u64,
     /// Retired files deleted after their grace period.
     pub deleted: u64,
+    /// Files no record named, deleted after the orphan grace period.
+    pub orphans: u64,
     /// Wall time.
     pub seconds: f64,
+}
+
+impl CompactReport {
+    fn add(&mut self, r: &CompactReport) {
+        self.partitions += r.partitions;
+        self.files_in += r.files_in;
+        self.files_out += r.files_out;
+        self.rows_in += r.rows_in;
+        self.rows_out += r.rows_out;
+        self.bytes_in += r.bytes_in;
+        self.bytes_out += r.bytes_out;
+    }
 }
 
 /// Compacts under the writer lock, then deletes retired files whose grace period is over.
 pub fn compact(layout: &Layout, objects: &Objects, opts: &CompactOptions) -> Result<CompactReport> {
     let started = Instant::now();
-    let _lock = WriterLock::acquire(layout)?;
-    let mut catalog = Catalog::open(&layout.catalog())?;
-    recover(objects, &catalog)?;
-    let mut report = compact_locked(objects, &mut catalog, opts)?;
-    report.deleted = delete_retired(objects, &catalog, opts.grace_ms)?;
+    let mut writer = Writer::open(layout, objects)?;
+    let mut report = compact_locked(&mut writer, opts)?;
+    let swept = writer.sweep(opts.grace_ms, opts.orphan_grace_ms)?;
+    report.deleted = swept.retired;
+    report.orphans = swept.orphans;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-/// Compacts; the caller holds the [`WriterLock`].
-pub fn compact_locked(
-    objects: &Objects,
-    catalog: &mut Catalog,
-    opts: &CompactOptions,
-) -> Result<CompactReport> {
+/// Compacts; the caller holds the writer.
+pub fn compact_locked(writer: &mut Writer, opts: &CompactOptions) -> Result<CompactReport> {
     let mut partitions: BTreeMap<(Stream, i32), Vec<FileEntry>> = BTreeMap::new();
-    for f in catalog.live_files(opts.stream)? {
+    for f in writer.catalog().live_files(opts.stream)? {
         if opts.day.is_none_or(|d| d == f.day) {
             partitions.entry((f.stream, f.day)).or_default().push(f);
         }
@@ -104,7 +125,7 @@ pub fn compact_locked(
             report.partitions += 1;
         }
         for group in groups {
-            merge(objects, catalog, stream, day, &group, &mut report)?;
+            merge(writer, stream, day, &group, &mut report)?;
         }
     }
     Ok(report)
@@ -134,94 +155,235 @@ fn plan(mut files: Vec<FileEntry>, target: u64, min_files: usize) -> Vec<Vec<Fil
     groups
 }
 
+/// Opens a data file for streaming reads of its rows in `schema` (by column name; a column the
+/// file lacks — it was written before the column existed — reads as nulls).
+pub fn open_rows(objects: &Objects, f: &FileEntry, schema: SchemaRef) -> Result<StoredRows> {
+    let local = objects.local_path(&f.path);
+    let damaged = |problem: String| Error::Damaged {
+        path: f.path.clone(),
+        problem,
+    };
+    let file = File::open(&local).map_err(|e| damaged(format!("cannot open it ({e})")))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
+        .map_err(|e| damaged(format!("unreadable ({e})")))?;
+    Ok(StoredRows {
+        reader,
+        schema,
+        path: f.path.clone(),
+    })
+}
+
+/// The rows of one data file, batch by batch, in the stream's current file schema.
+pub struct StoredRows {
+    reader: ParquetRecordBatchReader,
+    schema: SchemaRef,
+    path: String,
+}
+
+impl Iterator for StoredRows {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.reader.next()? {
+            Ok(b) => b,
+            Err(e) => {
+                return Some(Err(Error::Damaged {
+                    path: self.path.clone(),
+                    problem: format!("unreadable ({e})"),
+                }));
+            }
+        };
+        let n = batch.num_rows();
+        let cols: Vec<ArrayRef> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|field| match batch.column_by_name(field.name()) {
+                Some(c) if c.data_type() == field.data_type() => c.clone(),
+                Some(c) => arrow::compute::cast(c, field.data_type())
+                    .unwrap_or_else(|_| new_null_array(field.data_type(), n)),
+                None => new_null_array(field.data_type(), n),
+            })
+            .collect();
+        Some(
+            RecordBatch::try_new(self.schema.clone(), cols)
+                .map_err(|e| Error::arrow(format!("reading {}", self.path), e)),
+        )
+    }
+}
+
+/// One input of the merge: its current batch and the next row to take.
+struct Cursor {
+    rows: StoredRows,
+    /// Index of the current batch in the arena.
+    batch: usize,
+    row: usize,
+    len: usize,
+}
+
+fn ts_at(b: &RecordBatch, row: usize) -> i64 {
+    b.column(0)
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .map_or(0, |a| a.value(row))
+}
+
 fn merge(
-    objects: &Objects,
-    catalog: &mut Catalog,
+    writer: &mut Writer,
     stream: Stream,
     day: i32,
     group: &[FileEntry],
     report: &mut CompactReport,
 ) -> Result<()> {
+    let objects = writer.objects().clone();
     let schema = stream.file_schema();
-    let mut seen: HashSet<u128> = HashSet::new();
-    let mut batches = Vec::new();
+    let commit_id = uuid::Uuid::now_v7().to_string();
+    let path = Layout::data_object(stream, day);
+    let staging = Layout::staging_object("compact.parquet");
+    let local = objects.local_path(&staging);
+    if let Some(dir) = local.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    }
+    let out = File::create(&local).map_err(|e| Error::io("create", &local, e))?;
+    let perr = |source| Error::Parquet {
+        path: path.clone(),
+        source,
+    };
+    let props = writer_properties(stream, &FileMeta::new(&commit_id, stream, day));
+    let mut w = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(perr)?;
+
+    // The k-way merge: a heap of (ts, input) heads; rows are gathered by (batch, row) indices
+    // into output batches. `arena` holds the batches that pending indices refer to.
+    let mut arena: Vec<RecordBatch> = Vec::new();
+    let mut cursors: Vec<Cursor> = Vec::new();
+    let mut heap = BinaryHeap::new();
     for f in group {
-        let data = objects.get(&f.path)?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(data)
-            .and_then(|b| b.with_batch_size(64 * 1024).build())
-            .map_err(|source| Error::Parquet {
-                path: f.path.clone(),
-                source,
-            })?;
-        for batch in reader {
-            let batch = batch.map_err(|e| Error::arrow(format!("reading {}", f.path), e))?;
-            // The stored columns by name, in this stream's exact schema (files written before
-            // `event_id` became derived also hold that column; field metadata may differ).
-            let batch = schema
-                .fields()
-                .iter()
-                .map(|f| batch.column_by_name(f.name()).cloned())
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    arrow::error::ArrowError::SchemaError("a stored column is missing".into())
-                })
-                .and_then(|cols| RecordBatch::try_new(schema.clone(), cols))
-                .map_err(|e| Error::arrow(format!("reading {}", f.path), e))?;
-            let ids = id_input_arrays(stream, &batch)
-                .and_then(|inputs| event_hashes(stream, &inputs))
-                .map_err(|e| Error::arrow("computing event ids", e))?;
-            let keep: BooleanArray = ids.into_iter().map(|id| Some(seen.insert(id))).collect();
-            report.rows_in += batch.num_rows() as u64;
-            let batch = filter_record_batch(&batch, &keep)
-                .map_err(|e| Error::arrow("dropping duplicate events", e))?;
-            report.rows_out += batch.num_rows() as u64;
-            batches.push(batch);
+        let mut rows = open_rows(&objects, f, schema.clone())?;
+        if let Some(b) = next_nonempty(&mut rows)? {
+            let i = cursors.len();
+            heap.push(Reverse((ts_at(&b, 0), i)));
+            cursors.push(Cursor {
+                rows,
+                batch: arena.len(),
+                row: 0,
+                len: b.num_rows(),
+            });
+            arena.push(b);
         }
         report.bytes_in += f.bytes;
         report.files_in += 1;
     }
-    let path = Layout::data_object(stream, day);
-    let encoded = encode(stream, &batches, &path)?;
-    let bytes = encoded.bytes.len() as u64;
-    publish(objects, &path, encoded.bytes)?;
-    catalog.commit(&Commit {
-        files: vec![FileEntry {
+    let (mut rows_out, mut min_ts, mut max_ts) = (0u64, i64::MAX, i64::MIN);
+    let mut picks: Vec<(usize, usize)> = Vec::with_capacity(BATCH_ROWS);
+    let mut flush = |arena: &mut Vec<RecordBatch>,
+                     cursors: &mut Vec<Cursor>,
+                     picks: &mut Vec<(usize, usize)>,
+                     w: &mut ArrowWriter<File>|
+     -> Result<()> {
+        if !picks.is_empty() {
+            let refs: Vec<&RecordBatch> = arena.iter().collect();
+            let b = interleave_record_batch(&refs, picks)
+                .map_err(|e| Error::arrow("merging sorted files", e))?;
+            min_ts = min_ts.min(ts_at(&b, 0));
+            max_ts = max_ts.max(ts_at(&b, b.num_rows() - 1));
+            rows_out += b.num_rows() as u64;
+            w.write(&b).map_err(|source| Error::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+            picks.clear();
+        }
+        // Keep only the batches the cursors still read.
+        let mut kept = Vec::with_capacity(cursors.len());
+        for c in cursors.iter_mut() {
+            kept.push(arena[c.batch].clone());
+            c.batch = kept.len() - 1;
+        }
+        *arena = kept;
+        Ok(())
+    };
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let c = &mut cursors[i];
+        picks.push((c.batch, c.row));
+        c.row += 1;
+        if c.row == c.len {
+            // The batch is used up: flush what refers to it, then load the next one.
+            flush(&mut arena, &mut cursors, &mut picks, &mut w)?;
+            let c = &mut cursors[i];
+            if let Some(b) = next_nonempty(&mut c.rows)? {
+                c.row = 0;
+                c.len = b.num_rows();
+                heap.push(Reverse((ts_at(&b, 0), i)));
+                arena[c.batch] = b;
+            }
+        } else {
+            let ts = ts_at(&arena[c.batch], c.row);
+            heap.push(Reverse((ts, i)));
+        }
+        if picks.len() >= BATCH_ROWS {
+            flush(&mut arena, &mut cursors, &mut picks, &mut w)?;
+        }
+    }
+    flush(&mut arena, &mut cursors, &mut picks, &mut w)?;
+    let file = w.into_inner().map_err(perr)?;
+    file.sync_all().map_err(|e| Error::io("fsync", &local, e))?;
+    let bytes = file
+        .metadata()
+        .map_err(|e| Error::io("stat", &local, e))?
+        .len();
+    drop(file);
+    fault::point("compact-written");
+    let rows_in: u64 = group.iter().map(|f| f.rows).sum();
+    if rows_out != rows_in {
+        objects.delete(&staging)?;
+        return Err(Error::Usage(format!(
+            "compaction of {} {} read {rows_out} rows where the log records {rows_in}: nothing was committed; run `obsq doctor --deep`",
+            stream.table(),
+            crate::model::timefmt::day_to_string(day)
+        )));
+    }
+    let mut guard = Uncommitted::new(&objects);
+    guard.push(&path);
+    publish_staged(&objects, &staging, &path)?;
+    let mut rec = Record::new("compact", &commit_id);
+    rec.add.push(
+        FileEntry {
             stream,
             day,
             path,
-            rows: encoded.rows,
+            rows: rows_out,
             bytes,
-            min_ts: encoded.min_ts,
-            max_ts: encoded.max_ts,
-        }],
-        retire: group.iter().map(|f| f.path.clone()).collect(),
-        ..Commit::default()
-    })?;
+            min_ts,
+            max_ts,
+        }
+        .to_added(),
+    );
+    rec.retire = group.iter().map(|f| f.path.clone()).collect();
+    writer.commit_files(rec, Some(&mut guard))?;
+    report.rows_in += rows_in;
+    report.rows_out += rows_out;
     report.files_out += 1;
     report.bytes_out += bytes;
     Ok(())
 }
 
-/// Deletes retired files older than the grace period, then forgets them.
-pub fn delete_retired(objects: &Objects, catalog: &Catalog, grace_ms: i64) -> Result<u64> {
-    let paths = catalog.retired_before(now_ms() - grace_ms.max(0))?;
-    for p in &paths {
-        objects.delete(p)?;
+fn next_nonempty(rows: &mut StoredRows) -> Result<Option<RecordBatch>> {
+    for b in rows.by_ref() {
+        let b = b?;
+        if b.num_rows() > 0 {
+            return Ok(Some(b));
+        }
     }
-    catalog.forget_retired(&paths)?;
-    Ok(paths.len() as u64)
+    Ok(None)
 }
 
 /// Compacts every partition holding more than `more_than` files below the target size (the
-/// trigger `ingest` runs after its commits); the caller holds the [`WriterLock`].
-pub fn compact_crowded(
-    objects: &Objects,
-    catalog: &mut Catalog,
-    more_than: usize,
-) -> Result<CompactReport> {
+/// trigger `ingest` runs after its commits); the caller holds the writer.
+pub fn compact_crowded(writer: &mut Writer, more_than: usize) -> Result<CompactReport> {
     let defaults = CompactOptions::default();
     let mut small: BTreeMap<(Stream, i32), usize> = BTreeMap::new();
-    for f in catalog.live_files(None)? {
+    for f in writer.catalog().live_files(None)? {
         if f.bytes < defaults.target_bytes {
             *small.entry((f.stream, f.day)).or_default() += 1;
         }
@@ -234,17 +396,9 @@ pub fn compact_crowded(
                 day: Some(day),
                 ..defaults.clone()
             };
-            let r = compact_locked(objects, catalog, &opts)?;
-            total.partitions += r.partitions;
-            total.files_in += r.files_in;
-            total.files_out += r.files_out;
-            total.rows_in += r.rows_in;
-            total.rows_out += r.rows_out;
-            total.bytes_in += r.bytes_in;
-            total.bytes_out += r.bytes_out;
+            total.add(&compact_locked(writer, &opts)?);
         }
     }
-    total.deleted = delete_retired(objects, catalog, defaults.grace_ms)?;
     Ok(total)
 }
 

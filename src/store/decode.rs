@@ -1,7 +1,7 @@
 //! Decoding blocks of JSONL lines into Arrow batches (per UTC day) and rejected lines, in
 //! parallel chunks split at line boundaries. Used by ingest and by the query engine's fresh tail.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
@@ -31,6 +31,9 @@ pub struct Rejected {
     pub raw_len: u64,
 }
 
+/// A schema-drift key: (field, `unknown_field` | `type_mismatch`, JSON type seen).
+pub type DriftKey = (String, &'static str, &'static str);
+
 /// The result of decoding some lines.
 #[derive(Default)]
 pub struct Decoded {
@@ -42,8 +45,9 @@ pub struct Decoded {
     pub lines: u64,
     /// Rows produced.
     pub rows: u64,
-    /// Unknown fields seen: (name, JSON type).
-    pub drift: BTreeSet<(String, &'static str)>,
+    /// Fields that did not fit: (name, `unknown_field` | `type_mismatch`, JSON type) → (first
+    /// line, occurrences).
+    pub drift: BTreeMap<DriftKey, (u64, u64)>,
 }
 
 impl Decoded {
@@ -53,7 +57,12 @@ impl Decoded {
         self.rejected.extend(other.rejected);
         self.lines += other.lines;
         self.rows += other.rows;
-        self.drift.extend(other.drift);
+        for (k, (line, n)) in other.drift {
+            self.drift
+                .entry(k)
+                .and_modify(|e| e.1 += n)
+                .or_insert((line, n));
+        }
     }
 }
 
@@ -70,6 +79,9 @@ pub fn decode_lines(stream: Stream, data: &[u8], start: u64, first_line: u64) ->
     for part in &mut parts {
         for r in &mut part.rejected {
             r.line_no += line;
+        }
+        for v in part.drift.values_mut() {
+            v.0 += line;
         }
         line += part.lines;
     }
@@ -129,9 +141,10 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
             match parsed {
                 Ok(()) => {
                     for (k, t) in &n.unknown {
-                        if !out.drift.iter().any(|(f, ty)| f == k && ty == t) {
-                            out.drift.insert((k.clone(), t));
-                        }
+                        note_drift(&mut out.drift, k, "unknown_field", t, line_no);
+                    }
+                    for (k, t) in &n.mismatched {
+                        note_drift(&mut out.drift, k, "type_mismatch", t, line_no);
                     }
                     days.append(&n);
                 }
@@ -152,7 +165,28 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
     for r in &mut out.rejected {
         r.line_no -= 1;
     }
+    for v in out.drift.values_mut() {
+        v.0 -= 1;
+    }
     out
+}
+
+fn note_drift(
+    drift: &mut BTreeMap<DriftKey, (u64, u64)>,
+    field: &str,
+    kind: &'static str,
+    ty: &'static str,
+    line_no: u64,
+) {
+    // Few distinct keys, many hits: look up by reference before allocating the key.
+    if let Some(e) = drift
+        .iter_mut()
+        .find(|((f, k, t), _)| f == field && *k == kind && *t == ty)
+    {
+        e.1.1 += 1;
+    } else {
+        drift.insert((field.to_string(), kind, ty), (line_no, 1));
+    }
 }
 
 #[cfg(test)]

@@ -1,31 +1,32 @@
 //! The exactly-once ingest pipeline (DESIGN §1, §3): read each source from its ledger offset to
 //! its last complete line, decode in parallel, write Parquet per (stream, day) through staging,
-//! and make files, ledger offsets and quarantined lines visible in one catalog transaction.
+//! stream rejected lines to quarantine files, and make files, ledger ranges and quarantine visible
+//! in one commit record.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
-use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::Stream;
-use crate::model::sanitize::sanitize_text;
-use crate::model::timefmt::{day_of_ms, now_ms};
+use crate::notice;
 
-use super::catalog::{Catalog, Commit, FileEntry, QuarantineEntry, SourceState};
-use super::decode::{Decoded, Rejected, decode_lines, overlong};
+use super::catalog::{Catalog, FileEntry, SourceState};
+use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish, publish_staged};
+use super::decode::{Decoded, DriftKey, decode_lines, overlong};
 use super::fault;
 use super::layout::Layout;
+use super::log::{Drift, LedgerChange, Record};
 use super::objects::Objects;
+use super::quarantine::{QuarantineWriter, StagedQuarantine};
 use super::sources::{SourceFile, discover, resume_point};
 use super::tail::{Block, FINGERPRINT_BYTES, TailReader, fingerprint};
-use super::writer::encode;
+use super::writer::{FileMeta, encode};
 
 /// Tuning of one ingest run.
 #[derive(Debug, Clone)]
@@ -42,6 +43,10 @@ pub struct IngestOptions {
     pub compact_after: usize,
     /// Files to read besides the discovered ones (backfill inputs).
     pub files: Vec<SourceFile>,
+    /// The kind of the commit records (`ingest` or `backfill`).
+    pub kind: &'static str,
+    /// Files no record names are deleted once older than this (crash orphans).
+    pub orphan_grace_ms: i64,
 }
 
 /// Live progress of a run: bytes to read (known once sources are found) and bytes read.
@@ -62,6 +67,8 @@ impl Default for IngestOptions {
             progress: None,
             compact_after: 16,
             files: Vec::new(),
+            kind: "ingest",
+            orphan_grace_ms: super::commit::ORPHAN_GRACE_MS,
         }
     }
 }
@@ -98,6 +105,8 @@ pub struct IngestReport {
     pub commits: u64,
     /// Small files merged away by the compaction trigger.
     pub compacted_files: u64,
+    /// Registered source directories and files that were missing (the run is partial).
+    pub missing: Vec<String>,
 }
 
 impl IngestReport {
@@ -117,71 +126,42 @@ impl IngestReport {
     }
 }
 
-/// The exclusive lock held by a writer (ingest, backfill, compact); readers never take it.
-pub struct WriterLock {
-    _file: File,
-}
-
-impl WriterLock {
-    /// Blocks until this process is the only writer of the data root.
-    pub fn acquire(layout: &Layout) -> Result<Self> {
-        let path = layout.writer_lock();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("open", &path, e))?;
-        file.lock().map_err(|e| Error::io("lock", &path, e))?;
-        Ok(WriterLock { _file: file })
-    }
-}
-
-/// Removes what a writer that died left behind: staging files, and data or quarantine files the
-/// catalog does not list. Must be called with the [`WriterLock`] held.
-pub fn recover(objects: &Objects, catalog: &Catalog) -> Result<usize> {
-    let known = catalog.known_paths()?;
-    let mut removed = 0;
-    for (path, _) in objects.list("staging")? {
-        objects.delete(&path)?;
-        removed += 1;
-    }
-    for prefix in ["data", "quarantine"] {
-        for (path, _) in objects.list(prefix)? {
-            if !known.contains(&path) {
-                objects.delete(&path)?;
-                removed += 1;
-            }
-        }
-    }
-    Ok(removed)
-}
-
 /// Runs one ingest over the landing files, the registered source directories and `opts.dirs`.
 pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Result<IngestReport> {
+    let mut writer = Writer::open(layout, objects)?;
+    ingest_with(&mut writer, layout, opts)
+}
+
+/// [`ingest`] with the writer lock held by the caller.
+pub fn ingest_with(
+    writer: &mut Writer,
+    layout: &Layout,
+    opts: &IngestOptions,
+) -> Result<IngestReport> {
     let started = Instant::now();
-    let _lock = WriterLock::acquire(layout)?;
-    let mut catalog = Catalog::open(&layout.catalog())?;
-    recover(objects, &catalog)?;
-    let mut dirs = catalog.source_dirs()?;
+    let mut dirs = writer.catalog().source_dirs()?;
     dirs.extend(opts.dirs.iter().cloned());
-    let mut sources = discover(layout, &dirs)?;
+    let (mut sources, missing) = discover_present(layout, &dirs)?;
     sources.extend(opts.files.iter().cloned());
     sources.sort();
     sources.dedup_by(|a, b| a.path == b.path);
+    fault::point("sources-found");
     if let Some(p) = &opts.progress {
-        p.total
-            .store(pending_bytes(&catalog, &sources), Ordering::Relaxed);
+        p.total.store(
+            pending_bytes(layout, writer.catalog(), &sources),
+            Ordering::Relaxed,
+        );
     }
     // Decoding (this thread) and writing + committing (the flusher thread) overlap; at most one
     // batch of pending rows waits between them, so memory stays within twice the budget.
-    let reader = Catalog::open(&layout.catalog())?;
+    let reader = Catalog::open(writer.catalog().path())?;
+    let objects = writer.objects().clone();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Pending>(1);
     let mut report = std::thread::scope(|scope| {
         let flusher = scope.spawn(|| {
             let mut f = Flusher {
-                objects,
-                catalog: &mut catalog,
+                writer: &mut *writer,
+                kind: opts.kind,
                 out: IngestReport::default(),
             };
             for pending in rx {
@@ -190,9 +170,12 @@ pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Resul
             Ok::<_, Error>(f.out)
         });
         let mut run = Run {
+            layout,
             catalog: &reader,
+            objects: &objects,
             opts,
             pending: Pending::default(),
+            quarantine: BTreeMap::new(),
             report: IngestReport::default(),
             tx,
             buffers: Vec::new(),
@@ -215,32 +198,44 @@ pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Resul
         report.commits = written.commits;
         Ok::<_, Error>(report)
     })?;
+    report.missing.extend(missing);
     if opts.compact_after > 0 {
         report.compacted_files =
-            super::compact::compact_crowded(objects, &mut catalog, opts.compact_after)?.files_in;
+            super::compact::compact_crowded(writer, opts.compact_after)?.files_in;
     }
+    writer.sweep(QUERY_GRACE_MS, opts.orphan_grace_ms)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-/// Staging → fsync → rename into place. Not visible to anyone until the catalog commit.
-pub(crate) fn publish(objects: &Objects, path: &str, bytes: Bytes) -> Result<()> {
-    let staging = Layout::staging_object(path.rsplit('/').next().unwrap_or("file"));
-    objects.put(&staging, bytes)?;
-    fault::point("staged");
-    objects.rename(&staging, path)?;
-    fault::point("renamed");
-    Ok(())
+/// Every source file of the landing folders and of the directories that exist; the directories
+/// that do not are returned too (a warning and a partial run, never a failed one).
+fn discover_present(layout: &Layout, dirs: &[PathBuf]) -> Result<(Vec<SourceFile>, Vec<String>)> {
+    let mut present = Vec::new();
+    let mut missing = Vec::new();
+    for d in dirs {
+        if d.is_dir() {
+            present.push(d.clone());
+        } else {
+            notice::push(format!(
+                "source directory {} is missing: skipped (the other sources were ingested; `obsq source remove {}` forgets it)",
+                d.display(),
+                d.display()
+            ));
+            missing.push(d.to_string_lossy().into_owned());
+        }
+    }
+    Ok((discover(layout, &present)?, missing))
 }
 
 /// Bytes not yet ingested over `sources` (a file the ledger does not know counts whole).
-fn pending_bytes(catalog: &Catalog, sources: &[SourceFile]) -> u64 {
+fn pending_bytes(layout: &Layout, catalog: &Catalog, sources: &[SourceFile]) -> u64 {
     sources
         .iter()
         .filter_map(|src| {
             let size = std::fs::metadata(&src.path).ok()?.len();
             let offset = catalog
-                .source(&src.path.to_string_lossy())
+                .source(&layout.source_key(&src.path))
                 .ok()
                 .flatten()
                 .map_or(0, |s| s.offset);
@@ -249,50 +244,74 @@ fn pending_bytes(catalog: &Catalog, sources: &[SourceFile]) -> u64 {
         .sum()
 }
 
+/// A source's consumption in one pending commit.
+struct Consumed {
+    file: PathBuf,
+    state: SourceState,
+    from: u64,
+    lines_from: u64,
+}
+
 #[derive(Default)]
 struct Pending {
     parts: BTreeMap<(Stream, i32), Vec<RecordBatch>>,
     mem: usize,
-    ledger: BTreeMap<String, SourceState>,
-    rejected: Vec<(Stream, String, Rejected)>,
-    drift: BTreeSet<(Stream, String, String, String)>,
+    ledger: BTreeMap<String, Consumed>,
+    quarantine: Vec<StagedQuarantine>,
+    drift: BTreeMap<(Stream, DriftKey), (String, u64, u64)>,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.parts.is_empty() && self.ledger.is_empty() && self.rejected.is_empty()
+        self.parts.is_empty() && self.ledger.is_empty() && self.quarantine.is_empty()
     }
 }
 
 /// The decoding side of a run.
 struct Run<'a> {
+    layout: &'a Layout,
     catalog: &'a Catalog,
+    objects: &'a Objects,
     opts: &'a IngestOptions,
     pending: Pending,
+    /// Rejected lines stream to these staging files as they are found (bounded memory).
+    quarantine: BTreeMap<Stream, QuarantineWriter>,
     report: IngestReport,
     tx: std::sync::mpsc::SyncSender<Pending>,
     /// Read buffers kept from source to source.
     buffers: Vec<Vec<u8>>,
 }
 
-/// The writing side of a run: Parquet and quarantine files, then the catalog commit.
+/// The writing side of a run: Parquet and quarantine files, then the commit.
 struct Flusher<'a> {
-    objects: &'a Objects,
-    catalog: &'a mut Catalog,
+    writer: &'a mut Writer,
+    kind: &'static str,
     out: IngestReport,
 }
 
 impl Run<'_> {
     fn ingest_source(&mut self, src: &SourceFile) -> Result<()> {
-        let key = src.path.to_string_lossy().into_owned();
-        let size = std::fs::metadata(&src.path)
-            .map_err(|e| Error::io("stat", &src.path, e))?
-            .len();
+        let key = self.layout.source_key(&src.path);
+        let size = match std::fs::metadata(&src.path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.vanished(src);
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io("stat", &src.path, e)),
+        };
         let (mut offset, mut lines, restarted) = self.start_position(&key, src, size)?;
         if offset >= size {
             return Ok(());
         }
-        let mut reader = TailReader::open(&src.path, offset, self.opts.block_size)?;
+        let mut reader = match TailReader::open(&src.path, offset, self.opts.block_size) {
+            Ok(r) => r,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                self.vanished(src);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         // Decoded blocks' buffers go back to the reader (and from source to source).
         let (give_back, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
         for buf in self.buffers.drain(..) {
@@ -347,9 +366,10 @@ impl Run<'_> {
                 if let Some(p) = &self.opts.progress {
                     p.done.fetch_add(end - offset, Ordering::Relaxed);
                 }
+                let from = (offset, lines);
                 offset = end;
                 lines += decoded.lines;
-                self.add(src, &key, decoded, offset, lines);
+                self.add(src, &key, decoded, from, offset, lines)?;
                 if self.pending.mem >= self.opts.memory_budget {
                     self.flush()?;
                 }
@@ -361,44 +381,81 @@ impl Run<'_> {
         })
     }
 
+    /// A file that was found but is gone by the time it is read: skipped with a warning.
+    fn vanished(&mut self, src: &SourceFile) {
+        notice::push(format!(
+            "source file {} disappeared during the run: skipped",
+            src.path.display()
+        ));
+        self.report
+            .missing
+            .push(src.path.to_string_lossy().into_owned());
+    }
+
     /// Where to resume a source: its ledger offset if the file is still the one the ledger saw.
     fn start_position(&self, key: &str, src: &SourceFile, size: u64) -> Result<(u64, u64, bool)> {
-        if let Some(s) = self.pending.ledger.get(key) {
-            return Ok((s.offset, s.lines, false));
+        if let Some(c) = self.pending.ledger.get(key) {
+            return Ok((c.state.offset, c.state.lines, false));
         }
         resume_point(self.catalog.source(key)?.as_ref(), src, size)
     }
 
-    fn add(&mut self, src: &SourceFile, key: &str, decoded: Decoded, offset: u64, lines: u64) {
+    fn add(
+        &mut self,
+        src: &SourceFile,
+        key: &str,
+        decoded: Decoded,
+        (from, lines_from): (u64, u64),
+        offset: u64,
+        lines: u64,
+    ) -> Result<()> {
+        if !decoded.rejected.is_empty() {
+            let w = match self.quarantine.entry(src.stream) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(QuarantineWriter::new(self.objects, src.stream)?)
+                }
+            };
+            for r in &decoded.rejected {
+                w.write(key, r)?;
+            }
+        }
         let p = &mut self.pending;
         for (day, batch) in decoded.batches {
             p.mem += batch.get_array_memory_size();
             p.parts.entry((src.stream, day)).or_default().push(batch);
         }
-        for r in decoded.rejected {
-            p.mem += r.raw.len();
-            p.rejected.push((src.stream, key.to_string(), r));
-        }
-        for (field, ty) in decoded.drift {
+        for (k, (line, n)) in decoded.drift {
             p.drift
-                .insert((src.stream, field, ty.to_string(), key.to_string()));
+                .entry((src.stream, k))
+                .and_modify(|e| e.2 += n)
+                .or_insert((key.to_string(), line, n));
         }
-        p.ledger.insert(
-            key.to_string(),
-            SourceState {
+        let entry = p.ledger.entry(key.to_string()).or_insert(Consumed {
+            file: src.path.clone(),
+            state: SourceState {
                 path: key.to_string(),
                 stream: src.stream,
                 fingerprint: 0,
-                fp_len: offset.min(FINGERPRINT_BYTES),
+                fp_len: 0,
                 offset,
                 lines,
             },
-        );
+            from,
+            lines_from,
+        });
+        entry.state.offset = offset;
+        entry.state.lines = lines;
+        entry.state.fp_len = offset.min(FINGERPRINT_BYTES);
+        Ok(())
     }
 
     /// Hands everything pending to the flusher thread.
     fn flush(&mut self) -> Result<()> {
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
+        for (_, w) in std::mem::take(&mut self.quarantine) {
+            pending.quarantine.push(w.finish(self.objects)?);
+        }
         if pending.is_empty() {
             return Ok(());
         }
@@ -409,101 +466,73 @@ impl Run<'_> {
 }
 
 impl Flusher<'_> {
-    /// Writes everything pending and commits it in one catalog transaction.
+    /// Writes everything pending and commits it as one record.
     fn flush(&mut self, pending: Pending) -> Result<()> {
-        let mut commit = Commit::default();
+        let commit_id = uuid::Uuid::now_v7().to_string();
+        let mut rec = Record::new(self.kind, &commit_id);
         let parts: Vec<_> = pending.parts.into_iter().collect();
         let encoded: Vec<_> = parts
             .par_iter()
             .map(|((stream, day), batches)| {
                 let path = Layout::data_object(*stream, *day);
-                encode(*stream, batches, &path).map(|e| (*stream, *day, path, e))
+                let meta = FileMeta::new(&commit_id, *stream, *day);
+                encode(*stream, batches, &path, &meta).map(|e| (*stream, *day, path, e))
             })
             .collect::<Result<_>>()?;
+        let objects = self.writer.objects().clone();
+        let mut guard = Uncommitted::new(&objects);
         for (stream, day, path, e) in encoded {
             let bytes = e.bytes.len() as u64;
-            self.publish(&path, e.bytes)?;
+            guard.push(&path);
+            publish(&objects, &path, e.bytes)?;
             let stats = self.out.streams.entry(stream).or_default();
             stats.files_out += 1;
             stats.bytes_out += bytes;
-            commit.files.push(FileEntry {
-                stream,
-                day,
-                path,
-                rows: e.rows,
-                bytes,
-                min_ts: e.min_ts,
-                max_ts: e.max_ts,
+            rec.add.push(
+                FileEntry {
+                    stream,
+                    day,
+                    path,
+                    rows: e.rows,
+                    bytes,
+                    min_ts: e.min_ts,
+                    max_ts: e.max_ts,
+                }
+                .to_added(),
+            );
+        }
+        for q in pending.quarantine {
+            guard.push(&q.file.path);
+            publish_staged(&objects, &q.staging, &q.file.path)?;
+            rec.add.push(q.file);
+            rec.quarantine.extend(q.summaries);
+        }
+        for (_, c) in pending.ledger {
+            let fp = fingerprint(&c.file, c.state.fp_len)?.unwrap_or(0);
+            rec.sources.push(LedgerChange {
+                path: c.state.path,
+                stream: c.state.stream.table().into(),
+                fingerprint: format!("{fp:016x}"),
+                fp_len: c.state.fp_len,
+                from: c.from,
+                to: c.state.offset,
+                lines_from: c.lines_from,
+                lines_to: c.state.lines,
             });
         }
-        self.write_quarantine(pending.rejected, &mut commit)?;
-        for (_, mut state) in pending.ledger {
-            state.fingerprint = fingerprint(Path::new(&state.path), state.fp_len)?.unwrap_or(0);
-            commit.sources.push(state);
+        for ((stream, (field, kind, ty)), (source, line, count)) in pending.drift {
+            rec.drift.push(Drift {
+                stream: stream.table().into(),
+                field,
+                kind: kind.into(),
+                seen_type: ty.into(),
+                source,
+                line,
+                count,
+            });
         }
-        commit.drift = pending.drift.into_iter().collect();
-        fault::point("before-commit");
-        self.catalog.commit(&commit)?;
-        fault::point("committed");
+        self.writer.commit_files(rec, Some(&mut guard))?;
         self.out.commits += 1;
         Ok(())
     }
-
-    fn publish(&self, path: &str, bytes: Bytes) -> Result<()> {
-        publish(self.objects, path, bytes)
-    }
-
-    fn write_quarantine(
-        &self,
-        rejected: Vec<(Stream, String, Rejected)>,
-        commit: &mut Commit,
-    ) -> Result<()> {
-        let mut by_stream: BTreeMap<Stream, Vec<(String, Rejected)>> = BTreeMap::new();
-        for (stream, source, r) in rejected {
-            by_stream.entry(stream).or_default().push((source, r));
-        }
-        for (stream, entries) in by_stream {
-            let path = Layout::quarantine_object(stream, day_of_ms(now_ms()));
-            let mut out = String::new();
-            for (source, r) in &entries {
-                out.push_str(&quarantine_line(source, r));
-                out.push('\n');
-            }
-            let bytes = out.len() as u64;
-            self.publish(&path, Bytes::from(out))?;
-            commit
-                .quarantine_files
-                .push((stream, path.clone(), entries.len() as u64, bytes));
-            for (source, r) in entries {
-                commit.quarantine.push((
-                    QuarantineEntry {
-                        stream,
-                        source,
-                        line_no: r.line_no,
-                        byte_offset: r.byte_offset,
-                        reason: r.reason,
-                    },
-                    path.clone(),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One line of a quarantine file: where the line was, why it was rejected, and the line itself
-/// (sanitized; cut at 64 KiB, with its full length, for longer lines).
-fn quarantine_line(source: &str, r: &Rejected) -> String {
-    let raw = String::from_utf8_lossy(&r.raw);
-    let mut obj = serde_json::Map::new();
-    obj.insert("source".into(), source.into());
-    obj.insert("line_no".into(), r.line_no.into());
-    obj.insert("byte_offset".into(), r.byte_offset.into());
-    obj.insert("reason".into(), r.reason.clone().into());
-    obj.insert("raw".into(), sanitize_text(&raw).into_owned().into());
-    obj.insert("raw_bytes".into(), r.raw_len.into());
-    if r.raw_len > r.raw.len() as u64 {
-        obj.insert("raw_truncated".into(), true.into());
-    }
-    serde_json::Value::Object(obj).to_string()
 }

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::model::canonical::to_line;
+use crate::model::parse::MAX_LINE_BYTES;
 use crate::model::timefmt::day_of_ms;
 use crate::model::{Stream, parse_line};
 
@@ -86,7 +87,22 @@ impl Recorder {
 
     fn prepare(stream: Stream, json: &[u8]) -> std::result::Result<(i32, String), String> {
         let n = parse_line(stream, json).map_err(|e| e.to_string())?;
-        Ok((day_of_ms(n.ts), to_line(stream, &n)))
+        // Ingest keeps a foreign writer's odd value in `extra`; `record` is obsq's own writer and
+        // refuses it, so the mistake is seen where it is made.
+        if let Some((field, ty)) = n.mismatched.first() {
+            return Err(format!(
+                "field `{field}` has a {ty} value its column cannot hold (a number, boolean or text as documented)"
+            ));
+        }
+        let line = to_line(stream, &n);
+        // The limit is on the line as written: ingest would quarantine a longer one.
+        if line.len() > MAX_LINE_BYTES {
+            return Err(format!(
+                "the event is {} bytes as written, over the {MAX_LINE_BYTES}-byte limit for one event",
+                line.len()
+            ));
+        }
+        Ok((day_of_ms(n.ts), line))
     }
 
     fn append_batch(&self, stream: Stream, batch: Vec<(i32, String)>) -> Result<()> {

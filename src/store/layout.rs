@@ -40,6 +40,25 @@ impl Layout {
             .join(format!("{}.jsonl", day_to_string(day)))
     }
 
+    /// The ledger key of a source file: relative to the root for files inside it (landing files,
+    /// backfill copies), so a root that is moved or copied keeps its ledger; else absolute.
+    pub fn source_key(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.root) {
+            Ok(rel) => rel.to_string_lossy().into_owned(),
+            Err(_) => path.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The file a ledger key names.
+    pub fn source_path(&self, key: &str) -> PathBuf {
+        let p = Path::new(key);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
+    }
+
     /// The SQLite catalog.
     pub fn catalog(&self) -> PathBuf {
         self.root.join("catalog.sqlite")
@@ -60,10 +79,10 @@ impl Layout {
         )
     }
 
-    /// Object path of a new quarantine file: `quarantine/<stream>/<ingest day>-<uuidv7>.jsonl`.
+    /// Object path of a new quarantine file: `quarantine/<stream>/<ingest day>-<uuidv7>.jsonl.zst`.
     pub fn quarantine_object(stream: Stream, day: i32) -> String {
         format!(
-            "quarantine/{}/{}-{}.jsonl",
+            "quarantine/{}/{}-{}.jsonl.zst",
             stream.table(),
             day_to_string(day),
             uuid::Uuid::now_v7()

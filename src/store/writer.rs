@@ -7,12 +7,13 @@ use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::metadata::SortingColumn;
+use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::model::Stream;
+use crate::model::timefmt::day_to_string;
 
 /// Rows per row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -29,12 +30,44 @@ pub struct Encoded {
     pub max_ts: i64,
 }
 
+/// What every data file says about itself in its key-value metadata: the commit that named it,
+/// its stream and its day, so that a file found on its own can be placed.
+#[derive(Debug, Clone)]
+pub struct FileMeta {
+    /// `obsq.commit`.
+    pub commit: String,
+    /// `obsq.stream`.
+    pub stream: Stream,
+    /// `obsq.date` (UTC day).
+    pub day: i32,
+}
+
+impl FileMeta {
+    /// The metadata of a file of `stream` and `day` written for commit `commit`.
+    pub fn new(commit: &str, stream: Stream, day: i32) -> Self {
+        FileMeta {
+            commit: commit.to_string(),
+            stream,
+            day,
+        }
+    }
+
+    fn key_values(&self) -> Vec<KeyValue> {
+        vec![
+            KeyValue::new("obsq.commit".into(), self.commit.clone()),
+            KeyValue::new("obsq.stream".into(), self.stream.table().to_string()),
+            KeyValue::new("obsq.date".into(), day_to_string(self.day)),
+        ]
+    }
+}
+
 /// The writer settings of a data file of `stream`.
-pub fn writer_properties(stream: Stream) -> WriterProperties {
+pub fn writer_properties(stream: Stream, meta: &FileMeta) -> WriterProperties {
     let zstd = ZstdLevel::try_new(1)
         .map(Compression::ZSTD)
         .unwrap_or(Compression::SNAPPY);
     let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(meta.key_values()))
         .set_compression(zstd)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
@@ -85,7 +118,12 @@ pub fn writer_properties(stream: Stream) -> WriterProperties {
 }
 
 /// Concatenates the batches of one partition, sorts them by `ts` and encodes them.
-pub fn encode(stream: Stream, batches: &[RecordBatch], name_for_errors: &str) -> Result<Encoded> {
+pub fn encode(
+    stream: Stream,
+    batches: &[RecordBatch],
+    name_for_errors: &str,
+    meta: &FileMeta,
+) -> Result<Encoded> {
     let schema = stream.file_schema();
     // Appended logs arrive in time order: then the batches are written as they are, without
     // concatenating (copying) them first.
@@ -116,8 +154,8 @@ pub fn encode(stream: Stream, batches: &[RecordBatch], name_for_errors: &str) ->
     };
     let size: usize = sorted.iter().map(RecordBatch::get_array_memory_size).sum();
     let mut buf = Vec::with_capacity(size / 6);
-    let mut w =
-        ArrowWriter::try_new(&mut buf, schema, Some(writer_properties(stream))).map_err(perr)?;
+    let mut w = ArrowWriter::try_new(&mut buf, schema, Some(writer_properties(stream, meta)))
+        .map_err(perr)?;
     for b in &sorted {
         w.write(b).map_err(perr)?;
     }
@@ -128,6 +166,11 @@ pub fn encode(stream: Stream, batches: &[RecordBatch], name_for_errors: &str) ->
         min_ts,
         max_ts,
     })
+}
+
+/// (first, last) `ts` of a batch sorted by `ts` (`i64::MAX`, `i64::MIN` when empty).
+pub fn sorted_ts_bounds(b: &RecordBatch) -> (i64, i64) {
+    ts_bounds(b)
 }
 
 fn ts_values(b: &RecordBatch) -> &[i64] {

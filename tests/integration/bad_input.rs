@@ -41,7 +41,15 @@ fn bad_lines_are_quarantined_with_reasons_and_good_lines_kept() {
     );
     put(&mut f, b"null", Some("a JSON null"), &mut bad_lines);
     put(&mut f, b"42", Some("a JSON number"), &mut bad_lines);
-    put(&mut f, br#"{"timestamp":"2026-11-28T01:00:00.000Z","cuj_id":"C","success":true,"duration_ms":"abc"}"#, Some("duration_ms"), &mut bad_lines);
+    // A value of the wrong type in an optional field keeps its event (the value goes to `extra`);
+    // one in `success`, which a CUJ run must have, does not.
+    put(&mut f, br#"{"timestamp":"2026-11-28T01:00:00.000Z","cuj_id":"C","success":true,"duration_ms":"abc"}"#, None, &mut bad_lines);
+    put(
+        &mut f,
+        br#"{"timestamp":"2026-11-28T01:00:00.000Z","cuj_id":"C","success":"maybe"}"#,
+        Some("success"),
+        &mut bad_lines,
+    );
     put(
         &mut f,
         br#"{"cuj_id":"C","success":true,"duration_ms":5}"#,
@@ -73,7 +81,7 @@ fn bad_lines_are_quarantined_with_reasons_and_good_lines_kept() {
         good_count += 1;
     }
     drop(f);
-    good_count += 2; // line 1 and the line with unknown fields
+    good_count += 3; // line 1, the line with a string duration and the line with unknown fields
 
     let out = env.run_ok(
         &["ingest", "--source", env.path("ctx").to_str().unwrap()],
@@ -92,11 +100,12 @@ fn bad_lines_are_quarantined_with_reasons_and_good_lines_kept() {
     assert_eq!(extra, r#""{""region"":""eu-west"",""attempt"":{""n"":2}}""#);
 
     // Every bad line is in a quarantine file with source, line number and reason.
-    let qfiles = files_with_suffix(&env.root().join("quarantine"), ".jsonl");
+    let qfiles = files_with_suffix(&env.root().join("quarantine"), ".jsonl.zst");
     let entries: Vec<serde_json::Value> = qfiles
         .iter()
         .flat_map(|p| {
-            std::fs::read_to_string(p)
+            let raw = zstd::decode_all(std::fs::File::open(p).unwrap()).unwrap();
+            String::from_utf8(raw)
                 .unwrap()
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
@@ -121,11 +130,16 @@ fn bad_lines_are_quarantined_with_reasons_and_good_lines_kept() {
         .find(|e| e["reason"].as_str().unwrap().contains("limit"))
         .unwrap();
     assert_eq!(huge_entry["raw_truncated"], true);
+    // The same lines through SQL, read from the quarantine files when a query names them.
+    let via_sql = env.csv_rows("SELECT line_no FROM system.quarantine ORDER BY line_no");
+    let mut want: Vec<String> = bad_lines.iter().map(|(l, _)| l.to_string()).collect();
+    want.sort_by_key(|l| l.parse::<u64>().unwrap());
+    assert_eq!(via_sql, want);
 
     // A second ingest quarantines nothing again.
     env.run_ok(&["ingest"], 0);
     assert_eq!(
-        files_with_suffix(&env.root().join("quarantine"), ".jsonl").len(),
+        files_with_suffix(&env.root().join("quarantine"), ".jsonl.zst").len(),
         qfiles.len()
     );
 }

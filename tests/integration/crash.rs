@@ -1,10 +1,10 @@
-//! Crash safety: ingest killed with SIGKILL at many points, then one clean run: every stream's
-//! row count is exact and nothing is left in staging or unlisted in data/.
+//! Crash safety: ingest, backfill, compact and repair killed with SIGKILL at many points (the
+//! commit's own among them: between creating the log record and updating the index), then one
+//! clean run: every stream's row count is exact, and after the grace periods nothing is left in
+//! staging or unnamed in data/.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
-
-use obsq::store::Catalog;
 
 use crate::util::{Env, count_lines, files_with_suffix};
 
@@ -67,6 +67,8 @@ fn sigkill_at_twenty_plus_points_loses_and_doubles_nothing() {
         "decoded:3",
         "before-commit:3",
         "committed:3",
+        "logged:1",
+        "logged:3",
     ];
     let delays = [5u64, 15, 30, 45, 60, 80, 100, 130, 170, 220];
     let mut kills = 0;
@@ -115,26 +117,194 @@ fn sigkill_at_twenty_plus_points_loses_and_doubles_nothing() {
         assert_eq!(env.count(table, true), want, "{table}: with the fresh tail");
     }
     assert!(total >= 100_000, "{total} lines");
+    assert_no_orphans(&env);
+    assert_exact(&env, "the orphan sweep");
+}
+
+/// Generates `rows` events into `dir` (seeded).
+fn generate(env: &Env, dir: &std::path::Path, rows: u32, seed: usize) {
+    env.run_ok(
+        &[
+            "generate",
+            "--rows",
+            &rows.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--days",
+            "4",
+            "--end",
+            "2026-11-28",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        0,
+    );
+}
+
+fn killed(env: &Env, args: &[&str], fault: &str) -> Option<i32> {
+    let mut cmd = env.cmd(args);
+    cmd.env("OBSQ_FAULT", fault)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd.status().expect("run").code()
+}
+
+fn assert_exact(env: &Env, what: &str) {
+    for (table, prefix) in TABLES {
+        assert_eq!(
+            env.count(table, false),
+            expected(env, prefix),
+            "{table}: rows after {what}"
+        );
+    }
+}
+
+/// After the grace periods, disk holds exactly the live files and nothing in staging.
+fn assert_no_orphans(env: &Env) {
+    env.run_ok(&["compact", "--grace", "0s", "--orphan-grace", "0s"], 0);
     let staging = files_with_suffix(&env.root().join("staging"), "");
     assert!(staging.is_empty(), "staging files left: {staging:?}");
     let on_disk: BTreeSet<String> = files_with_suffix(&env.root().join("data"), ".parquet")
         .iter()
-        .map(|p| {
-            p.strip_prefix(env.root())
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|p| p.strip_prefix(env.root()).unwrap().display().to_string())
         .collect();
-    let listed: BTreeSet<String> = Catalog::open(&env.root().join("catalog.sqlite"))
-        .unwrap()
-        .live_files(None)
-        .unwrap()
+    let listed: BTreeSet<String> = env
+        .csv_rows("SELECT path FROM system.files WHERE kind = 'data' AND state = 'live'")
         .into_iter()
-        .map(|f| f.path)
         .collect();
+    assert_eq!(on_disk, listed, "disk = live files after the grace period");
+}
+
+/// Kill points shared by every writer (the commit) plus each command's own.
+const COMMIT_POINTS: [&str; 6] = [
+    "staged:1",
+    "renamed:1",
+    "before-commit:1",
+    "logged:1",
+    "committed:1",
+    "logged:2",
+];
+
+#[test]
+fn backfill_killed_at_ten_points_resumes_exactly() {
+    let env = Env::new();
+    let src = env.path("src");
+    let mut kills = 0;
+    let points = [
+        "decoded:1",
+        "decoded:2",
+        "staged:2",
+        "before-commit:2",
+        "committed:2",
+    ];
+    for (i, fault) in COMMIT_POINTS.iter().chain(points.iter()).enumerate() {
+        generate(&env, &src.join(format!("s{i:02}")), 3000, 100 + i);
+        let code = killed(
+            &env,
+            &["backfill", src.to_str().unwrap(), "--memory-mb", "1"],
+            fault,
+        );
+        kills += code.is_none() as u32;
+    }
+    assert!(kills >= 10, "only {kills} backfills were killed");
+    let out = env.run(&["backfill", src.to_str().unwrap()]);
     assert_eq!(
-        on_disk, listed,
-        "every data file on disk is live in the catalog and vice versa"
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    assert_exact(&env, "killed backfills and one clean run");
+    // Backfilling the same files again adds nothing.
+    env.run_ok(&["backfill", src.to_str().unwrap()], 0);
+    assert_exact(&env, "a second backfill");
+    assert_no_orphans(&env);
+    assert_exact(&env, "the orphan sweep");
+}
+
+#[test]
+fn compact_killed_at_ten_points_never_changes_an_answer() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    env.run_ok(&["source", "add", src.to_str().unwrap()], 0);
+    for i in 0..6 {
+        generate(&env, &src.join(format!("s{i:02}")), 2000, 200 + i);
+        env.run_ok(&["ingest", "--compact-after", "0"], 0);
+    }
+    assert_exact(&env, "six ingests");
+    let points = [
+        "compact-written:1",
+        "compact-written:3",
+        "renamed:3",
+        "logged:4",
+        "committed:5",
+    ];
+    let mut kills = 0;
+    for fault in COMMIT_POINTS.iter().chain(points.iter()) {
+        let code = killed(&env, &["compact", "--min-files", "2"], fault);
+        kills += code.is_none() as u32;
+        assert_exact(&env, &format!("compact killed at {fault}"));
+        // New small files keep arriving between the kills, so every run has work to do.
+        let i = kills as usize + 10;
+        generate(&env, &src.join(format!("s{i:02}")), 500, 200 + i);
+        env.run_ok(&["ingest", "--compact-after", "0"], 0);
+    }
+    assert!(kills >= 10, "only {kills} compactions were killed");
+    env.run_ok(&["compact"], 0);
+    assert_exact(&env, "killed compactions and one clean run");
+    assert_no_orphans(&env);
+}
+
+#[test]
+fn repair_killed_at_ten_points_restores_exactly() {
+    let env = Env::new();
+    let src = env.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    env.run_ok(&["source", "add", src.to_str().unwrap()], 0);
+    for i in 0..3 {
+        generate(&env, &src.join(format!("s{i:02}")), 3000, 300 + i);
+        env.run_ok(&["ingest", "--compact-after", "0"], 0);
+    }
+    // Repair commits once per run and writes one file per damaged partition.
+    let points = [
+        "repair-written:1",
+        "staged:1",
+        "renamed:1",
+        "before-commit:1",
+        "logged:1",
+        "committed:1",
+        "staged:2",
+        "renamed:2",
+        "logged:1",
+        "repair-written:1",
+    ];
+    let mut kills = 0;
+    for (i, fault) in points.iter().enumerate() {
+        // Damage two more live files of different partitions each round (a round whose repair
+        // committed restored the earlier ones).
+        let live = env.csv_rows(
+            "SELECT path FROM system.files WHERE kind = 'data' AND state = 'live' ORDER BY path",
+        );
+        for k in [i * 7, i * 7 + live.len() / 2] {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(env.root().join(&live[k % live.len()]))
+                .unwrap();
+            f.set_len(64).unwrap();
+        }
+        let code = killed(&env, &["repair"], fault);
+        kills += code.is_none() as u32;
+    }
+    assert!(kills >= 10, "only {kills} repairs were killed");
+    let out = env.run(&["repair"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.run_ok(&["doctor", "--deep", "--format", "json"], 0);
+    assert_exact(&env, "killed repairs and one clean run");
+    assert_no_orphans(&env);
 }

@@ -86,7 +86,7 @@ fn golden_dir() -> PathBuf {
 
 /// Equal JSON, keys in the same order; numbers equal to 1e-12 relative (parallel sums may
 /// round differently in the last bit).
-fn same(want: &Value, got: &Value, at: &str) -> Result<(), String> {
+pub fn same(want: &Value, got: &Value, at: &str) -> Result<(), String> {
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => {
             let (wk, gk): (Vec<_>, Vec<_>) = (w.keys().collect(), g.keys().collect());

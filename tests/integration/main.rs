@@ -5,6 +5,7 @@ mod bad_input;
 mod compact;
 mod concurrency;
 mod crash;
+mod durable;
 mod fixtures;
 mod golden;
 mod interop;
