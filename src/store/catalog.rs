@@ -318,16 +318,7 @@ impl Catalog {
         let rows = stmt
             .query_map([], |r| {
                 Ok(CheckpointFile {
-                    file: AddedFile {
-                        path: r.get(0)?,
-                        kind: r.get(1)?,
-                        stream: r.get(2)?,
-                        date: r.get(3)?,
-                        rows: r.get::<_, i64>(4)? as u64,
-                        bytes: r.get::<_, i64>(5)? as u64,
-                        min_ts: r.get(6)?,
-                        max_ts: r.get(7)?,
-                    },
+                    file: added_file(r)?,
                     seq: r.get::<_, i64>(8)? as u64,
                     state: r.get(9)?,
                     retired_at_ms: r.get(10)?,
@@ -644,6 +635,21 @@ impl Catalog {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// A file as a commit names it, from a row whose first columns are
+/// `path, kind, stream, date, rows, bytes, min_ts, max_ts` (this release's index and older ones).
+pub(crate) fn added_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<AddedFile> {
+    Ok(AddedFile {
+        path: r.get(0)?,
+        kind: r.get(1)?,
+        stream: r.get(2)?,
+        date: r.get(3)?,
+        rows: r.get::<_, i64>(4)? as u64,
+        bytes: r.get::<_, i64>(5)? as u64,
+        min_ts: r.get(6)?,
+        max_ts: r.get(7)?,
+    })
 }
 
 fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<SourceState>> {

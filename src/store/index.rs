@@ -13,7 +13,7 @@ use crate::notice;
 
 use super::catalog::Catalog;
 use super::layout::Layout;
-use super::log::{self, AddedFile, Backfilled, Drift, LedgerChange, QuarantineSummary, Record};
+use super::log::{self, Backfilled, Drift, LedgerChange, QuarantineSummary, Record};
 use super::objects::Objects;
 
 /// Opens the index of the data root, caught up with the log (rebuilt when needed).
@@ -226,22 +226,10 @@ fn legacy_record(conn: &rusqlite::Connection, layout: &Layout) -> rusqlite::Resu
     rec.seq = 1;
     rec.at_ms = now_ms();
     let mut stmt = conn.prepare(
-        "SELECT kind, stream, date, path, rows, bytes, min_ts, max_ts, state FROM files ORDER BY id",
+        "SELECT path, kind, stream, date, rows, bytes, min_ts, max_ts, state FROM files ORDER BY id",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((
-            AddedFile {
-                kind: r.get(0)?,
-                stream: r.get(1)?,
-                date: r.get(2)?,
-                path: r.get(3)?,
-                rows: r.get::<_, i64>(4)? as u64,
-                bytes: r.get::<_, i64>(5)? as u64,
-                min_ts: r.get(6)?,
-                max_ts: r.get(7)?,
-            },
-            r.get::<_, String>(8)?,
-        ))
+        Ok((super::catalog::added_file(r)?, r.get::<_, String>(8)?))
     })?;
     for row in rows {
         let (f, state) = row?;

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::Stream;
 use crate::notice;
 
-use super::catalog::{Catalog, FileEntry, SourceState};
+use super::catalog::{Catalog, SourceState};
 use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish, publish_staged};
 use super::decode::{Decoded, DriftKey, decode_lines, overlong};
 use super::fault;
@@ -483,23 +483,13 @@ impl Flusher<'_> {
         let mut guard = Uncommitted::new(&objects);
         for (stream, day, path, e) in encoded {
             let bytes = e.bytes.len() as u64;
+            let added = e.to_added(stream, day, &path);
             guard.push(&path);
             publish(&objects, &path, e.bytes)?;
             let stats = self.out.streams.entry(stream).or_default();
             stats.files_out += 1;
             stats.bytes_out += bytes;
-            rec.add.push(
-                FileEntry {
-                    stream,
-                    day,
-                    path,
-                    rows: e.rows,
-                    bytes,
-                    min_ts: e.min_ts,
-                    max_ts: e.max_ts,
-                }
-                .to_added(),
-            );
+            rec.add.push(added);
         }
         for q in pending.quarantine {
             guard.push(&q.file.path);

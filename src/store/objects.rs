@@ -178,13 +178,10 @@ impl Objects {
 
     /// Lists every object under `prefix` as `(path, size)`.
     pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
-        let p = ObjPath::from(prefix);
-        let metas: Vec<_> = self
-            .block(self.store.list(Some(&p)).try_collect())
-            .map_err(os_err("list", prefix))?;
-        Ok(metas
+        Ok(self
+            .list_meta(prefix)?
             .into_iter()
-            .map(|m| (m.location.to_string(), m.size))
+            .map(|(p, size, _)| (p, size))
             .collect())
     }
 }

@@ -215,21 +215,10 @@ pub fn repair(layout: &Layout, objects: &Objects) -> Result<Vec<Repaired>> {
             let path = Layout::data_object(stream, day);
             let meta = FileMeta::new(&commit_id, stream, day);
             let e = encode(stream, &batches, &path, &meta)?;
-            let bytes = e.bytes.len() as u64;
+            let added = e.to_added(stream, day, &path);
             guard.push(&path);
             publish(objects, &path, e.bytes)?;
-            rec.add.push(
-                FileEntry {
-                    stream,
-                    day,
-                    path,
-                    rows: e.rows,
-                    bytes,
-                    min_ts: e.min_ts,
-                    max_ts: e.max_ts,
-                }
-                .to_added(),
-            );
+            rec.add.push(added);
         }
         for d in &files {
             rec.retire.push(d.path.clone());

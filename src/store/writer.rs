@@ -61,6 +61,22 @@ impl FileMeta {
     }
 }
 
+impl Encoded {
+    /// The file as a commit record names it, once published at `path`.
+    pub fn to_added(&self, stream: Stream, day: i32, path: &str) -> crate::store::log::AddedFile {
+        crate::store::log::AddedFile {
+            path: path.to_string(),
+            kind: "data".into(),
+            stream: stream.table().into(),
+            date: Some(day_to_string(day)),
+            rows: self.rows,
+            bytes: self.bytes.len() as u64,
+            min_ts: Some(self.min_ts),
+            max_ts: Some(self.max_ts),
+        }
+    }
+}
+
 /// The writer settings of a data file of `stream`.
 pub fn writer_properties(stream: Stream, meta: &FileMeta) -> WriterProperties {
     let zstd = ZstdLevel::try_new(1)

@@ -121,24 +121,9 @@ fn sigkill_at_twenty_plus_points_loses_and_doubles_nothing() {
     assert_exact(&env, "the orphan sweep");
 }
 
-/// Generates `rows` events into `dir` (seeded).
+/// Generates `rows` events into `dir` (seeded), over four days.
 fn generate(env: &Env, dir: &std::path::Path, rows: u32, seed: usize) {
-    env.run_ok(
-        &[
-            "generate",
-            "--rows",
-            &rows.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--days",
-            "4",
-            "--end",
-            "2026-11-28",
-            "--out",
-            dir.to_str().unwrap(),
-        ],
-        0,
-    );
+    env.generate(dir, rows, seed, 4);
 }
 
 fn killed(env: &Env, args: &[&str], fault: &str) -> Option<i32> {

@@ -156,25 +156,10 @@ fn every_data_file_names_its_commit_stream_and_date() {
     }
 }
 
-/// One generated source folder of `rows` events.
+/// One generated source folder of `rows` events, over three days.
 fn generate(env: &Env, dir: &str, rows: u32, seed: u32) -> std::path::PathBuf {
     let out = env.path(dir);
-    env.run_ok(
-        &[
-            "generate",
-            "--rows",
-            &rows.to_string(),
-            "--seed",
-            &seed.to_string(),
-            "--days",
-            "3",
-            "--end",
-            "2026-11-28",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        0,
-    );
+    env.generate(&out, rows, seed as usize, 3);
     out
 }
 

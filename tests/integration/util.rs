@@ -148,3 +148,25 @@ impl Env {
         child.wait_with_output().expect("wait obsq")
     }
 }
+
+impl Env {
+    /// Runs `obsq generate`: `rows` seeded events over `days` days ending 2026-11-28, into `out`.
+    pub fn generate(&self, out: &Path, rows: u32, seed: usize, days: u32) {
+        self.run_ok(
+            &[
+                "generate",
+                "--rows",
+                &rows.to_string(),
+                "--seed",
+                &seed.to_string(),
+                "--days",
+                &days.to_string(),
+                "--end",
+                "2026-11-28",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            0,
+        );
+    }
+}
