@@ -682,3 +682,48 @@ fn fix_recorded_size(env: &Env, file: &Path, bytes: u64) {
     // The index follows the log: drop it and let the next command rebuild it.
     std::fs::remove_file(env.root().join("catalog.sqlite")).unwrap();
 }
+
+#[test]
+fn a_rebuild_replays_from_the_last_checkpoint() {
+    let env = Env::new();
+    for i in 0..52 {
+        let line = format!(
+            "{{\"timestamp\":\"2026-11-28T01:{:02}:00Z\",\"cuj_id\":\"C{}\",\"success\":true}}\n",
+            i % 60,
+            i % 3
+        );
+        assert!(
+            env.run_with_stdin(&["record", "cuj", "--stdin"], &line)
+                .status
+                .success()
+        );
+        env.run_ok(&["ingest", "--compact-after", "0"], 0);
+    }
+    let cp = env
+        .root()
+        .join("log")
+        .join(format!("{:020}.checkpoint.json", 50));
+    assert!(cp.is_file(), "a checkpoint every 50 commits");
+    let commits = env.csv_rows("SELECT count(*) FROM system.commits");
+    std::fs::remove_file(env.root().join("catalog.sqlite")).unwrap();
+    let out = env.run_ok(
+        &[
+            "sql",
+            "SELECT count(*) FROM cuj_runs",
+            "--no-fresh",
+            "--format",
+            "csv",
+        ],
+        0,
+    );
+    assert!(
+        stderr(&out).contains("checkpoint 50 + 2 records"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().nth(1),
+        Some("52")
+    );
+    assert_eq!(env.csv_rows("SELECT count(*) FROM system.commits"), commits);
+}
