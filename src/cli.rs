@@ -132,6 +132,121 @@ pub enum Command {
     /// Generate a sample, ingest it, and show what is there.
     #[command(after_help = "Example:\n  obsq demo --rows 200000")]
     Demo(DemoArgs),
+    /// Alert and SLO rules: evaluate them (state kept between runs, notifications on transitions).
+    #[command(
+        after_help = "Example:\n  obsq alerts check\n  obsq alerts check --rules ops/obsq.toml --now 2026-11-28T10:00:00Z\n  obsq alerts history\n\nExit codes (check): 0 nothing fires, 1 something fires, 2 error."
+    )]
+    Alerts {
+        /// What to do.
+        #[command(subcommand)]
+        action: AlertsCmd,
+    },
+    /// This window against the one before it: counts, success rates with 95 % intervals, significance, latency.
+    #[command(
+        after_help = "Example:\n  obsq compare --window 7d\n  obsq compare --window 24h --stream provider --by model"
+    )]
+    Compare(CompareArgs),
+    /// Prometheus text exposition of the store (counters, latency histograms, gauges).
+    #[command(
+        after_help = "Example:\n  obsq metrics\n  obsq metrics --out /var/lib/node_exporter/textfile/obsq.prom"
+    )]
+    Metrics(MetricsArgs),
+}
+
+/// `obsq alerts …`.
+#[derive(Debug, Subcommand)]
+pub enum AlertsCmd {
+    /// Evaluate every rule; one row per rule and group; notify transitions.
+    #[command(
+        after_help = "Example:\n  obsq alerts check\n  obsq alerts check --rules obsq.toml --now 2026-11-28T10:00:00Z --format json\n\nExit codes: 0 nothing fires, 1 something fires, 2 error."
+    )]
+    Check(AlertsCheckArgs),
+    /// The transitions so far (also `system.alerts`).
+    #[command(after_help = "Example:\n  obsq alerts history --rule cuj-success --format csv")]
+    History {
+        /// Only this rule.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Output format (default: table on a terminal, else JSON).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// The rules and notification targets in force.
+    #[command(
+        after_help = "Example:\n  obsq alerts list\n  obsq alerts list --rules ops/obsq.toml"
+    )]
+    List {
+        /// Rules file (default: <root>/obsq.toml, else the built-in rules).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Output format (default: table on a terminal, else JSON).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+}
+
+/// `obsq alerts check`.
+#[derive(Debug, Args)]
+pub struct AlertsCheckArgs {
+    /// The clock, RFC 3339 or epoch ms (default: now); checks must move forward in time.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Rules file (default: <root>/obsq.toml, else the built-in rules).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Output format (default: table on a terminal, else JSON).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Evaluate and show, but keep no state and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Leave out events not yet ingested.
+    #[arg(long)]
+    pub no_fresh: bool,
+}
+
+/// `obsq compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The window: [now − w, now] against [now − 2w, now − w).
+    #[arg(long, default_value = "7d", value_name = "WINDOW")]
+    pub window: String,
+    /// cuj, skill or provider.
+    #[arg(long, default_value = "cuj")]
+    pub stream: String,
+    /// Group by (cuj: cuj_id; skill: skill, agent, cuj_id; provider: provider, model; or all).
+    /// Default: cuj_id, skill or provider.
+    #[arg(long)]
+    pub by: Option<String>,
+    /// `significant` needs at least this many judged events in each window.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub min_events: u32,
+    /// The clock, RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Output format (default: table on a terminal, else JSON).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Leave out events not yet ingested.
+    #[arg(long)]
+    pub no_fresh: bool,
+}
+
+/// `obsq metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// The window of the windowed gauges (success ratios, events).
+    #[arg(long, default_value = "5m", value_name = "WINDOW")]
+    pub window: String,
+    /// Write to this file atomically (node_exporter's textfile collector) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The clock, RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
+    /// Leave out events not yet ingested.
+    #[arg(long)]
+    pub no_fresh: bool,
 }
 
 /// Fields shared by every stream.
@@ -270,6 +385,9 @@ pub struct IngestArgs {
     /// Afterwards, compact partitions holding more than N small files (0: never).
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub compact_after: usize,
+    /// Output format of the summary (default: table on a terminal, else JSON).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 /// `obsq backfill`.
@@ -288,6 +406,9 @@ pub struct BackfillArgs {
     /// Afterwards, compact partitions holding more than N small files (0: never).
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub compact_after: usize,
+    /// Output format of the summary (default: table on a terminal, else JSON).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 /// `obsq compact`.
@@ -329,6 +450,9 @@ pub enum SourceCmd {
     Add {
         /// The directory (e.g. a project's `.claude/context`).
         dir: PathBuf,
+        /// Output format of the file list (default: table on a terminal, else JSON).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
     /// Forget a registered directory (its ingested rows stay; its files are no longer read).
     #[command(after_help = "Example:\n  obsq source remove ~/old-project/.claude/context")]

@@ -137,6 +137,16 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// A rules file (`obsq.toml`, `--rules`) is unusable: where, and what is wrong.
+    #[error("{file}:{line}: {message}")]
+    Rules {
+        /// The file.
+        file: String,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong (names the rule and the key).
+        message: String,
+    },
     /// A command-line value or configuration setting is unusable.
     #[error("{0}")]
     Usage(String),

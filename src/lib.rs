@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod model;
+pub mod monitor;
 pub mod notice;
 pub mod render;
 pub mod repl;

@@ -30,12 +30,12 @@ pub fn run(config: &Config, args: &BackfillArgs) -> Result<u8> {
     let report = backfill(&config.layout, &objects, &inputs, &opts);
     drop(bar);
     let report = report?;
-    super::ingest::show_summary(&report.ingest)?;
-    eprintln!(
+    super::ingest::show_summary(&report.ingest, args.format)?;
+    crate::notice::push(format!(
         "backfill: {} input files, {} new, {} already backfilled (same content)",
         inputs.len(),
         inputs.len() - report.skipped.len(),
         report.skipped.len()
-    );
+    ));
     Ok(super::ingest::exit_code(&report.ingest))
 }

@@ -31,6 +31,7 @@ pub fn run(config: &Config, args: &DemoArgs) -> Result<u8> {
             sources: vec![sample],
             memory_mb: 256,
             compact_after: 16,
+            format: Some(crate::render::Format::Table),
         },
     )?;
     super::report::dashboard(

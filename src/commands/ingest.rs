@@ -1,5 +1,6 @@
-//! `obsq ingest`: run the pipeline, show the summary on stderr; exit 3 if lines were quarantined,
-//! 4 if a source was missing (the others were ingested).
+//! `obsq ingest`: run the pipeline, show the summary on stdout like every report (a table on a
+//! terminal, JSON when piped, or `--format`); exit 3 if lines were quarantined, 4 if a source
+//! was missing (the others were ingested).
 
 use crate::cli::IngestArgs;
 use crate::config::Config;
@@ -49,19 +50,27 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
     let report = ingest(&config.layout, &objects, &opts);
     drop(bar);
     let report = report?;
-    show_summary(&report)?;
+    show_summary(&report, args.format)?;
     if report.compacted_files > 0 {
-        eprintln!(
+        crate::notice::push(format!(
             "compacted: {} small files merged (more than {} in a partition)",
             report.compacted_files, args.compact_after
-        );
+        ));
     }
     Ok(exit_code(&report))
 }
 
-/// Prints the ingest summary table to stderr.
-pub fn show_summary(report: &IngestReport) -> Result<()> {
+/// Prints the ingest summary on stdout: one row per stream (seconds = decode time of its
+/// sources) and a total (seconds = wall time), in `format` or the default for stdout.
+pub fn show_summary(report: &IngestReport, format: Option<Format>) -> Result<()> {
     let mb = |b: u64| (b as f64 / 1e6 * 100.0).round() / 100.0;
+    let rate = |bytes: u64, secs: f64| {
+        if secs > 0.0 {
+            Cell::Float((mb(bytes) / secs * 10.0).round() / 10.0)
+        } else {
+            Cell::Null
+        }
+    };
     let mut rows: Vec<Vec<Cell>> = report
         .streams
         .iter()
@@ -75,8 +84,8 @@ pub fn show_summary(report: &IngestReport) -> Result<()> {
                 mb(st.bytes_in).into(),
                 st.files_out.into(),
                 mb(st.bytes_out).into(),
-                Cell::Null,
-                Cell::Null,
+                ((st.seconds * 1000.0).round() / 1000.0).into(),
+                rate(st.bytes_in, st.seconds),
             ]
         })
         .collect();
@@ -84,11 +93,6 @@ pub fn show_summary(report: &IngestReport) -> Result<()> {
         report.streams.values().map(f).sum::<u64>()
     };
     let secs = (report.seconds * 1000.0).round() / 1000.0;
-    let rate = if report.seconds > 0.0 {
-        mb(report.bytes_in()) / report.seconds
-    } else {
-        0.0
-    };
     rows.push(vec![
         "total".into(),
         total(|s| s.sources).into(),
@@ -99,7 +103,7 @@ pub fn show_summary(report: &IngestReport) -> Result<()> {
         total(|s| s.files_out).into(),
         mb(total(|s| s.bytes_out)).into(),
         secs.into(),
-        ((rate * 10.0).round() / 10.0).into(),
+        rate(report.bytes_in(), report.seconds),
     ]);
     let batch = rows_to_batch(
         &[
@@ -116,5 +120,13 @@ pub fn show_summary(report: &IngestReport) -> Result<()> {
         ],
         &rows,
     )?;
-    render(&[batch], Format::Table, &mut std::io::stderr().lock())
+    let format = format.unwrap_or_else(Format::default_for_stdout);
+    render(&[batch], format, &mut std::io::stdout().lock())?;
+    if report.quarantined() > 0 {
+        crate::notice::push(format!(
+            "{} lines quarantined, every valid line stored (reasons: `obsq doctor`, system.quarantine)",
+            report.quarantined()
+        ));
+    }
+    Ok(())
 }

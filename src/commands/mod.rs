@@ -1,11 +1,13 @@
 //! One module per subcommand; [`run`] dispatches. Commands compute results and hand them to the
 //! render layer; they return the process exit code.
 
+pub mod alerts;
 pub mod backfill;
 pub mod compact;
 pub mod demo;
 pub mod generate;
 pub mod ingest;
+pub mod metrics;
 pub mod progress_bar;
 pub mod record;
 pub mod repair;
@@ -34,6 +36,9 @@ pub fn run(config: &Config, command: Command) -> Result<u8> {
             | Command::Dashboard(_)
             | Command::Repl(_)
             | Command::Doctor(_)
+            | Command::Alerts { .. }
+            | Command::Compare(_)
+            | Command::Metrics(_)
     );
     let result = dispatch(config, command);
     match result {
@@ -70,6 +75,9 @@ fn dispatch(config: &Config, command: Command) -> Result<u8> {
         Command::Repl(args) => repl::run(config, &args),
         Command::Completions { shell } => completions(shell),
         Command::Demo(args) => demo::run(config, &args),
+        Command::Alerts { action } => alerts::run(config, action),
+        Command::Compare(args) => report::compare(config, &args),
+        Command::Metrics(args) => metrics::run(config, &args),
     }
 }
 

@@ -4,8 +4,8 @@
 use datafusion::prelude::SessionContext;
 
 use crate::cli::{
-    CujCmd, DashboardArgs, DashboardFormat, DoctorArgs, ProgressCmd, ProviderCmd, ReportArgs,
-    SkillFilterArgs, SkillsCmd,
+    CompareArgs, CujCmd, DashboardArgs, DashboardFormat, DoctorArgs, ProgressCmd, ProviderCmd,
+    ReportArgs, SkillFilterArgs, SkillsCmd,
 };
 use crate::config::Config;
 use crate::engine::{EngineOptions, session};
@@ -178,6 +178,28 @@ pub fn provider(config: &Config, cmd: ProviderCmd) -> Result<u8> {
     execute(config, job)
 }
 
+/// Runs `obsq compare`.
+pub fn compare(config: &Config, args: &CompareArgs) -> Result<u8> {
+    let (stream, by) = crate::monitor::rules::compare_group(&args.stream, args.by.as_deref())
+        .map_err(Error::Usage)?;
+    let report = ReportArgs {
+        now: args.now.clone(),
+        window: Some(args.window.clone()),
+        format: args.format,
+        no_fresh: args.no_fresh,
+    };
+    let mut p = params(&report, Window::All)?;
+    if p.window() == Window::All {
+        return Err(Error::Usage(
+            "compare needs a window (e.g. --window 7d): `all` has nothing before it".into(),
+        ));
+    }
+    p.set("stream", Value::Text(stream.into()));
+    p.set("by", Value::opt_text(by));
+    p.set("min_events", Value::Int(i64::from(args.min_events)));
+    execute(config, job(Report::Compare, p, report))
+}
+
 /// Runs `obsq doctor`.
 pub fn doctor(config: &Config, args: &DoctorArgs) -> Result<u8> {
     let mut p = Params::new(parse_now(args.now.as_deref())?, Window::All);
@@ -249,7 +271,7 @@ fn unknown_provider(name: &str) -> Result<Section> {
 
 /// Writes `data` to a temporary file beside `path`, then renames it into place, so a reader
 /// never sees half a file (the original tool's save was not atomic).
-fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<()> {
+pub(super) fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),

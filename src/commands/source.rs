@@ -17,7 +17,7 @@ pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
     let rt = super::runtime()?;
     let objects = super::objects(config, &rt)?;
     match action {
-        SourceCmd::Add { dir } => {
+        SourceCmd::Add { dir, format } => {
             let dir = checked_dir(&dir)?;
             let found = discover(&config.layout, std::slice::from_ref(&dir))?;
             register(config, &objects, std::slice::from_ref(&dir))?;
@@ -27,7 +27,8 @@ pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
                 .map(|f| vec![f.stream.table().into(), f.path.display().to_string().into()])
                 .collect();
             let batch = rows_to_batch(&["stream", "file"], &rows)?;
-            render(&[batch], Format::Table, &mut std::io::stderr().lock())?;
+            let format = format.unwrap_or_else(Format::default_for_stdout);
+            render(&[batch], format, &mut std::io::stdout().lock())?;
             Ok(0)
         }
         SourceCmd::Remove { dir } => {

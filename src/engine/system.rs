@@ -1,14 +1,15 @@
 //! Read-only `system.*` tables: `files`, `sources`, `quarantine` (every rejected line, read from
 //! the quarantine files), `quarantine_sources` (lines per file and source), `schema_drift`,
 //! `commits` (the commit log), `damaged_files` (live files that are not as recorded) and
-//! `ingest_lag` (source files on disk versus their ledger offsets). Each is computed only when a
+//! `ingest_lag` (source files on disk versus their ledger offsets) and `alerts` (the transitions
+//! of `obsq alerts check`). Each is computed only when a
 //! query scans it, so their size never costs a query that does not name them.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Builder, StringBuilder};
+use arrow::array::{ArrayRef, Float64Builder, Int64Builder, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
@@ -31,6 +32,7 @@ use super::fresh::SourceLag;
 #[derive(Clone, Copy)]
 enum Kind {
     Int,
+    Float,
     Text,
 }
 
@@ -149,6 +151,20 @@ const LAG_COLS: Cols = &[
     ("lag_bytes", Kind::Int),
 ];
 
+const ALERT_COLS: Cols = &[
+    ("at", Kind::Text),
+    ("at_ms", Kind::Int),
+    ("kind", Kind::Text),
+    ("rule", Kind::Text),
+    ("group", Kind::Text),
+    ("from_state", Kind::Text),
+    ("to_state", Kind::Text),
+    ("value", Kind::Float),
+    ("threshold", Kind::Float),
+    ("events", Kind::Int),
+    ("severity", Kind::Text),
+];
+
 /// Computes a table's rows when it is scanned.
 type Producer = Arc<dyn Fn() -> Result<RecordBatch> + Send + Sync>;
 
@@ -251,6 +267,8 @@ pub fn register(ctx: &SessionContext, src: SystemSources) -> Result<()> {
         DAMAGE_COLS,
         Arc::new(move || damaged(path.as_ref(), &objects, src.deep)),
     )?;
+    let objects = src.objects.clone();
+    add("alerts", ALERT_COLS, Arc::new(move || alerts(&objects)))?;
     let lag = Arc::new(src.lag);
     add("ingest_lag", LAG_COLS, Arc::new(move || lag_table(&lag)))?;
     if let Some(cat) = ctx.catalog("datafusion") {
@@ -321,6 +339,24 @@ fn damaged(catalog: Option<&PathBuf>, objects: &Objects, deep: bool) -> Result<R
     finish(DAMAGE_COLS, b)
 }
 
+fn alerts(objects: &Objects) -> Result<RecordBatch> {
+    let mut b: Vec<Builder> = ALERT_COLS.iter().map(|(_, k)| Builder::new(*k)).collect();
+    for t in crate::monitor::state::history(objects)? {
+        b[0].text(Some(&crate::model::timefmt::iso_ms(t.at)));
+        b[1].int(Some(t.at));
+        b[2].text(Some(&t.kind));
+        b[3].text(Some(&t.rule));
+        b[4].text(Some(&t.group));
+        b[5].text(Some(t.from.name()));
+        b[6].text(Some(t.to.name()));
+        b[7].float(t.value);
+        b[8].float(Some(t.threshold));
+        b[9].int(Some(i64::try_from(t.events).unwrap_or(i64::MAX)));
+        b[10].text(Some(&t.severity));
+    }
+    finish(ALERT_COLS, b)
+}
+
 fn lag_table(lag: &[SourceLag]) -> Result<RecordBatch> {
     let mut b: Vec<Builder> = LAG_COLS.iter().map(|(_, k)| Builder::new(*k)).collect();
     let int = |v: u64| Some(i64::try_from(v).unwrap_or(i64::MAX));
@@ -336,6 +372,7 @@ fn lag_table(lag: &[SourceLag]) -> Result<RecordBatch> {
 
 enum Builder {
     I(Int64Builder),
+    F(Float64Builder),
     S(StringBuilder),
 }
 
@@ -343,12 +380,19 @@ impl Builder {
     fn new(k: Kind) -> Self {
         match k {
             Kind::Int => Builder::I(Int64Builder::new()),
+            Kind::Float => Builder::F(Float64Builder::new()),
             Kind::Text => Builder::S(StringBuilder::new()),
         }
     }
 
     fn int(&mut self, v: Option<i64>) {
         if let Builder::I(b) = self {
+            b.append_option(v);
+        }
+    }
+
+    fn float(&mut self, v: Option<f64>) {
+        if let Builder::F(b) = self {
             b.append_option(v);
         }
     }
@@ -362,6 +406,7 @@ impl Builder {
     fn finish(self) -> ArrayRef {
         match self {
             Builder::I(mut b) => Arc::new(b.finish()),
+            Builder::F(mut b) => Arc::new(b.finish()),
             Builder::S(mut b) => Arc::new(b.finish()),
         }
     }
@@ -379,6 +424,7 @@ fn schema_of(cols: Cols) -> SchemaRef {
             .map(|(n, k)| {
                 let dt = match k {
                     Kind::Int => DataType::Int64,
+                    Kind::Float => DataType::Float64,
                     Kind::Text => DataType::Utf8,
                 };
                 Field::new(*n, dt, true)
@@ -395,6 +441,7 @@ fn query(conn: &Connection, sql: &str, cols: Cols) -> rusqlite::Result<RecordBat
         for (i, b) in builders.iter_mut().enumerate() {
             match b {
                 Builder::I(b) => b.append_option(row.get::<_, Option<i64>>(i)?),
+                Builder::F(b) => b.append_option(row.get::<_, Option<f64>>(i)?),
                 Builder::S(b) => b.append_option(row.get::<_, Option<String>>(i)?),
             }
         }

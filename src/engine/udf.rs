@@ -1,6 +1,8 @@
 //! obsq's SQL functions: `error_pattern(text)` and the exact nearest-rank `percentile_disc(x, p)`
-//! (`sorted[ceil(p·n) − 1]`, nulls ignored; DataFusion 55 has no `percentile_disc`); and
-//! [`EventIdFn`], which derives the `event_id` column in table scans.
+//! (`sorted[ceil(p·n) − 1]`, nulls ignored; DataFusion 55 has no `percentile_disc`); the
+//! statistics of `obsq compare` (`wilson_low(k, n)`, `wilson_high(k, n)`,
+//! `prop_test_p(k1, n1, k2, n2)`); and [`EventIdFn`], which derives the `event_id` column in
+//! table scans.
 
 use std::sync::Arc;
 
@@ -21,6 +23,54 @@ use crate::model::pattern::error_pattern_cached;
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(error_pattern_udf());
     ctx.register_udaf(percentile_disc_udaf());
+    for f in stats_udfs() {
+        ctx.register_udf(f);
+    }
+}
+
+/// `wilson_low(k, n)` and `wilson_high(k, n)`: the Wilson 95 % interval of `k` successes in `n`;
+/// `prop_test_p(k1, n1, k2, n2)`: the two-sided p-value of the pooled two-proportion z-test.
+/// NULL where a count is NULL or a window is empty.
+pub fn stats_udfs() -> Vec<ScalarUDF> {
+    use crate::monitor::stats::{Z95, two_proportion, wilson};
+    type Stat = fn(&[Option<f64>]) -> Option<f64>;
+    let make = |name: &str, arity: usize, f: Stat| {
+        create_udf(
+            name,
+            vec![DataType::Float64; arity],
+            DataType::Float64,
+            Volatility::Immutable,
+            Arc::new(move |args: &[ColumnarValue]| {
+                let arrays = ColumnarValue::values_to_arrays(args)?;
+                let cols: Vec<&Float64Array> = arrays
+                    .iter()
+                    .map(|a| a.as_primitive::<Float64Type>())
+                    .collect();
+                let len = arrays.first().map_or(0, |a| a.len());
+                let mut vals = vec![None; arity];
+                let out: Float64Array = (0..len)
+                    .map(|r| {
+                        for (v, c) in vals.iter_mut().zip(&cols) {
+                            *v = c.is_valid(r).then(|| c.value(r));
+                        }
+                        f(&vals)
+                    })
+                    .collect();
+                Ok(ColumnarValue::Array(Arc::new(out)))
+            }),
+        )
+    };
+    vec![
+        make("wilson_low", 2, |v| {
+            wilson(v[0]?, v[1]?, Z95).map(|(lo, _)| lo)
+        }),
+        make("wilson_high", 2, |v| {
+            wilson(v[0]?, v[1]?, Z95).map(|(_, hi)| hi)
+        }),
+        make("prop_test_p", 4, |v| {
+            two_proportion(v[0]?, v[1]?, v[2]?, v[3]?).map(|(_, p)| p)
+        }),
+    ]
 }
 
 /// `error_pattern(text) -> text`.

@@ -106,11 +106,13 @@ pub fn render_text(d: &Value, out: &mut dyn Write) -> Result<()> {
     let p = &summary["providers"];
     section(&mut s, "PROVIDER HEALTH (Last 24 Hours)");
     kv(&mut s, "Status", str_of(&p["status"]));
+    // Two thresholds, each labelled: the count is the original tools' (success above 95 %),
+    // the per-provider status is healthy at 90 % or more, degraded at 70 %, else unhealthy.
     kv(
         &mut s,
-        "Healthy Providers",
+        "Above 95% Success",
         format!(
-            "{} of {}",
+            "{} of {} providers",
             int(&p["healthy_providers"]),
             int(&p["total_providers"])
         ),
@@ -121,7 +123,11 @@ pub fn render_text(d: &Value, out: &mut dyn Write) -> Result<()> {
         "Avg Latency",
         format!("{}ms", int(&p["overall_avg_latency_ms"])),
     );
-    if let Some(map) = p["providers"].as_object() {
+    if let Some(map) = p["providers"].as_object().filter(|m| !m.is_empty()) {
+        line(
+            &mut s,
+            "  status: healthy >= 90% success, degraded >= 70%, unhealthy below",
+        );
         for (name, v) in map {
             line(
                 &mut s,
@@ -137,6 +143,8 @@ pub fn render_text(d: &Value, out: &mut dyn Write) -> Result<()> {
         }
     }
     line(&mut s, "");
+
+    what_changed(&mut s, &d["what_changed"]);
 
     section(&mut s, "STORAGE");
     if let Some(rows) = summary["storage"].as_array() {
@@ -158,6 +166,62 @@ pub fn render_text(d: &Value, out: &mut dyn Write) -> Result<()> {
     line(&mut s, "");
     line(&mut s, RULE);
     out.write_all(s.as_bytes()).map_err(out_err)
+}
+
+/// Significant success-rate changes and new error patterns, this week against the one before.
+fn what_changed(s: &mut String, w: &Value) {
+    if !w.is_object() {
+        return;
+    }
+    section(s, "WHAT CHANGED (Last 7 Days vs the 7 Before)");
+    let mut any = false;
+    for (key, what) in [("cujs", "CUJ"), ("providers", "provider")] {
+        for g in w[key]["groups"].as_array().into_iter().flatten() {
+            if g["significant"] != Value::Bool(true) {
+                continue;
+            }
+            any = true;
+            s.push_str(&format!(
+                "  {:<22}{} -> {} success (p {}), p95 {}ms -> {}ms\n",
+                format!("{what} {}", str_of(&g["group"])),
+                pct(&g["prev_success_rate"]),
+                pct(&g["success_rate"]),
+                p_value(&g["p_value"]),
+                fixed(&g["prev_p95_ms"], 0),
+                fixed(&g["p95_ms"], 0),
+            ));
+        }
+        for n in w[key]["new_error_patterns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(3)
+        {
+            any = true;
+            s.push_str(&format!(
+                "  {:<22}{} ({}x, {})\n",
+                format!("new {what} error"),
+                str_of(&n["pattern"]),
+                int(&n["count"]),
+                n["groups"]
+                    .as_array()
+                    .map(|g| g.iter().map(str_of).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if !any {
+        s.push_str("  No significant change and no new error pattern\n");
+    }
+    s.push('\n');
+}
+
+fn p_value(v: &Value) -> String {
+    match v.as_f64() {
+        Some(p) if p < 0.0001 => "< 0.0001".into(),
+        Some(p) => to_fixed(p, 4),
+        None => "-".into(),
+    }
 }
 
 fn section(s: &mut String, title: &str) {

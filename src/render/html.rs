@@ -76,7 +76,7 @@ pub fn render_html(d: &Value, out: &mut dyn Write) -> Result<()> {
         "Providers (24h)",
         &text(&providers["status"]),
         &format!(
-            "{} success, {} of {} healthy",
+            "{} success, {} of {} above 95% success",
             pct(&providers["overall_success_rate"]),
             int(&providers["healthy_providers"]),
             int(&providers["total_providers"])
@@ -112,6 +112,7 @@ pub fn render_html(d: &Value, out: &mut dyn Write) -> Result<()> {
         &skill_chart(&s["skills"]["7d_top_skills"]),
     );
     h.push_str("</section>\n");
+    h.push_str(&what_changed(&d["what_changed"]));
     h.push_str(&highlights(&d["highlights"]));
     h.push_str(&storage(&s["storage"]));
     h.push_str("</body></html>\n");
@@ -395,6 +396,69 @@ fn highlights(h: &Value) -> String {
     }
     format!(
         "<section class=\"panel\" style=\"margin-bottom:16px\"><h2>Highlights (24h)</h2><table>{rows}</table></section>\n"
+    )
+}
+
+/// This week against the one before: the groups whose success rate moved most (significant
+/// ones marked), and the error patterns new this week.
+fn what_changed(w: &Value) -> String {
+    if !w.is_object() {
+        return String::new();
+    }
+    let mut t = String::from(
+        "<tr><th>group</th><th>events</th><th>success before</th><th>success now</th><th>change</th><th>p-value</th><th>p95 before</th><th>p95 now</th></tr>",
+    );
+    let mut rows = 0;
+    for (key, what) in [("cujs", "CUJ"), ("providers", "provider")] {
+        for g in w[key]["groups"].as_array().into_iter().flatten().take(8) {
+            rows += 1;
+            let sig = g["significant"] == Value::Bool(true);
+            let _ = write!(
+                t,
+                "<tr{}><td>{what} {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                if sig { " class=\"significant\"" } else { "" },
+                esc(&text(&g["group"])),
+                int(&g["events"]),
+                pct(&g["prev_success_rate"]),
+                pct(&g["success_rate"]),
+                g["change"]
+                    .as_f64()
+                    .map_or_else(|| "—".into(), |c| format!("{} pts", to_fixed(c * 100.0, 1))),
+                g["p_value"]
+                    .as_f64()
+                    .map_or_else(|| "—".into(), |p| to_fixed(p, 4)),
+                if sig { " ★" } else { "" },
+                ms(&g["prev_p95_ms"]),
+                ms(&g["p95_ms"]),
+            );
+        }
+    }
+    let mut patterns = String::new();
+    for (key, what) in [("cujs", "CUJ"), ("providers", "provider")] {
+        for n in w[key]["new_error_patterns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(5)
+        {
+            let _ = write!(
+                patterns,
+                "<li>{what}: <code>{}</code> ({}×)</li>",
+                esc(&text(&n["pattern"])),
+                int(&n["count"])
+            );
+        }
+    }
+    if rows == 0 && patterns.is_empty() {
+        return String::new();
+    }
+    let patterns = if patterns.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>New error patterns</h2><ul>{patterns}</ul>")
+    };
+    format!(
+        "<section class=\"panel\" id=\"what-changed\" style=\"margin-bottom:16px\"><h2>What changed (7 days vs the 7 before; ★ significant, p &lt; 0.05)</h2><table>{t}</table>{patterns}</section>\n"
     )
 }
 

@@ -1,7 +1,7 @@
 //! The dashboard: CUJ summaries for 1h/24h/7d/30d, skill metrics for 1h/24h/7d (true windows,
 //! not the original's whole-day file selection), top skills, highlights, provider health from the
 //! provider stream, storage health, 7-day trends of the busiest CUJs and the week's failure
-//! patterns — composed from the canned reports, keyed like the original `metrics-dashboard.json`.
+//! patterns and what changed since the week before — composed from the canned reports, keyed like the original `metrics-dashboard.json`.
 
 use std::sync::Arc;
 
@@ -76,6 +76,16 @@ pub async fn dashboard(ctx: &SessionContext, now_ms: i64) -> Result<Vec<Section>
     let mut failures = window(7 * DAY_MS);
     failures.set("top", Value::Int(8));
     jobs.push((path(&["failures"]), Report::CujFailures, failures));
+    // What changed: this week against the week before, per CUJ and per provider.
+    for (key, stream, by) in [
+        ("cujs", "cuj", "cuj_id"),
+        ("providers", "provider", "provider"),
+    ] {
+        let mut p = window(7 * DAY_MS);
+        p.set("stream", Value::Text(stream.into()));
+        p.set("by", Value::Text(by.into()));
+        jobs.push((path(&["what_changed", key]), Report::Compare, p));
+    }
 
     let runs = jobs.iter().map(|(prefix, report, params)| async move {
         let sections = run(ctx, *report, params).await?;

@@ -54,11 +54,13 @@ pub enum Report {
     StorageHealth,
     /// `doctor`: findings with suggested actions.
     Doctor,
+    /// `compare`: this window against the one before it.
+    Compare,
 }
 
 impl Report {
     /// Every report.
-    pub const ALL: [Report; 18] = [
+    pub const ALL: [Report; 19] = [
         Report::SkillsQuery,
         Report::SkillsStats,
         Report::SkillsTop,
@@ -77,6 +79,7 @@ impl Report {
         Report::ProviderCompare,
         Report::StorageHealth,
         Report::Doctor,
+        Report::Compare,
     ];
 
     /// The file name in `queries/` without `.sql` (also the report's name).
@@ -113,6 +116,7 @@ impl Report {
             Report::ProviderCompare => q!("provider_compare"),
             Report::StorageHealth => q!("storage_health"),
             Report::Doctor => q!("doctor"),
+            Report::Compare => q!("compare"),
         }
     }
 

@@ -126,6 +126,9 @@ impl Params {
         p.set("stall_ms", Value::Int(600_000));
         p.set("min_small", Value::Int(4));
         p.set("pct", Value::Token("percentile_disc"));
+        p.set("stream", Value::Text("cuj".into()));
+        p.set("by", Value::Null("VARCHAR"));
+        p.set("min_events", Value::Int(30));
         p.set_trend(24, 3_600_000);
         p
     }
@@ -170,6 +173,16 @@ impl Params {
             echo_start.map_or(Value::Null("TIMESTAMP"), Value::Ts),
         );
         self.set("window_end", Value::Ts(self.now_ms));
+        // The window before this one, `[now − 2w, now − w)` (empty for `all`), for `compare`.
+        let (prev_start, prev_end) = match self.window {
+            Window::All => (FIRST_MS, FIRST_MS),
+            Window::Ms(w) => {
+                let s = self.now_ms.saturating_sub(w);
+                (s.saturating_sub(w), s - 1)
+            }
+        };
+        self.set("prev_start", Value::Ts(prev_start));
+        self.set("prev_end", Value::Ts(prev_end));
         self
     }
 

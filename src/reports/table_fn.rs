@@ -31,6 +31,10 @@ enum Arg {
     Provider,
     /// Stall threshold (`'10m'`).
     Stall,
+    /// `compare`: cuj, skill or provider.
+    Stream,
+    /// `compare`: a group column or `all`.
+    By,
 }
 
 impl Arg {
@@ -43,6 +47,8 @@ impl Arg {
             Arg::Bucket => "bucket",
             Arg::Provider => "provider",
             Arg::Stall => "stall",
+            Arg::Stream => "stream",
+            Arg::By => "by",
         }
     }
 }
@@ -127,6 +133,12 @@ pub const FUNCTIONS: &[ReportFunction] = &[
     ),
     f("progress_runs", Report::ProgressRuns, "", &[Arg::Stall]),
     f("storage_health", Report::StorageHealth, "", &[]),
+    f(
+        "compare",
+        Report::Compare,
+        "groups",
+        &[Arg::Window, Arg::Stream, Arg::By],
+    ),
 ];
 
 const fn f(
@@ -194,6 +206,7 @@ impl TableFunctionImpl for Bound {
         };
         let mut params = Params::new(self.now_ms, window);
         let (mut buckets, mut bucket) = (24, 3_600_000);
+        let (mut stream, mut by) = (None, None);
         for (arg, v) in given {
             let duration = || parse_duration_ms(&v).ok_or_else(|| bad(arg, &v));
             match arg {
@@ -212,7 +225,18 @@ impl TableFunctionImpl for Bound {
                 Arg::Stall => {
                     params.set("stall_ms", Value::Int(duration()?));
                 }
+                Arg::Stream => stream = Some(v),
+                Arg::By => by = Some(v),
             }
+        }
+        if f.args.iter().any(|a| matches!(a, Arg::Stream)) {
+            let (s, b) = crate::monitor::rules::compare_group(
+                stream.as_deref().unwrap_or("cuj"),
+                by.as_deref(),
+            )
+            .map_err(|e| DataFusionError::Plan(format!("{}: {e}", f.name)))?;
+            params.set("stream", Value::Text(s.into()));
+            params.set("by", Value::opt_text(b));
         }
         params.set_trend(buckets, bucket);
         let query = f

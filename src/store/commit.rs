@@ -40,14 +40,22 @@ impl WriterLock {
     /// Waits up to `timeout` until this process is the only writer of the data root; the lock
     /// file holds the holder's pid so that a waiting writer can say whom it waits for.
     pub fn acquire(layout: &Layout, timeout: Duration) -> Result<Self> {
-        let path = layout.writer_lock();
+        Self::acquire_at(&layout.writer_lock(), layout.root(), timeout)
+    }
+
+    /// The same for another lock file of the root (`alerts/.lock` serializes alert checks).
+    pub fn acquire_at(
+        path: &std::path::Path,
+        root: &std::path::Path,
+        timeout: Duration,
+    ) -> Result<Self> {
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("open", &path, e))?;
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?;
         let started = Instant::now();
         loop {
             match file.try_lock() {
@@ -58,14 +66,14 @@ impl WriterLock {
                         let _ = file.rewind();
                         let _ = file.read_to_string(&mut holder);
                         return Err(Error::Locked {
-                            root: layout.root().to_path_buf(),
+                            root: root.to_path_buf(),
                             holder: holder.trim().to_string(),
                             waited_s: timeout.as_secs(),
                         });
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
             }
         }
         // The holder's pid, for the message above (best effort: the lock itself is what counts).

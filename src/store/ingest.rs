@@ -92,6 +92,8 @@ pub struct StreamStats {
     pub bytes_out: u64,
     /// Sources found replaced or truncated and read again from the start.
     pub restarted: u64,
+    /// Seconds spent decoding this stream's sources (writing overlaps, on another thread).
+    pub seconds: f64,
 }
 
 /// What an ingest run did.
@@ -182,7 +184,13 @@ pub fn ingest_with(
         };
         let decoded = sources
             .iter()
-            .try_for_each(|src| run.ingest_source(src))
+            .try_for_each(|src| {
+                let t = Instant::now();
+                let r = run.ingest_source(src);
+                let st = run.report.streams.entry(src.stream).or_default();
+                st.seconds += t.elapsed().as_secs_f64();
+                r
+            })
             .and_then(|()| run.flush());
         let mut report = run.report;
         drop(run.tx);

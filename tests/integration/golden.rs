@@ -78,6 +78,19 @@ const CASES: &[(&str, &[&str], &str)] = &[
     ),
     ("storage_health", &["dashboard"], "/summary/storage"),
     ("doctor", &["doctor"], ""),
+    (
+        "compare",
+        &[
+            "compare",
+            "--window",
+            "6d",
+            "--stream",
+            "skill",
+            "--min-events",
+            "5",
+        ],
+        "",
+    ),
 ];
 
 fn golden_dir() -> PathBuf {

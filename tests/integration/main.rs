@@ -9,6 +9,7 @@ mod durable;
 mod fixtures;
 mod golden;
 mod interop;
+mod monitor;
 mod record;
 mod repl;
 mod reports;
