@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Installs what the tests need besides Rust: DuckDB's Python package (interop test), Node.js (the
-# reference implementation of the original tools) and Chromium (the HTML dashboard test).
+# Installs what the tests need besides Rust: DuckDB's Python package (interop test) and
+# statsmodels (the reference for `compare`'s statistics), Node.js (the reference implementation
+# of the original tools), Chromium (the HTML dashboard test), Prometheus' promtool (the
+# `metrics` test) and Alertmanager (the notification test).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -c "import duckdb" 2>/dev/null ||
+python3 -c "import duckdb, statsmodels" 2>/dev/null ||
   python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 missing=""
 command -v node >/dev/null || missing="$missing nodejs"
 command -v chromium >/dev/null || missing="$missing chromium"
-if [ -n "$missing" ]; then
+# promtool and Alertmanager need none of their packages' recommendations (exporters, web assets).
+lean=""
+command -v promtool >/dev/null || lean="$lean prometheus"
+command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null ||
+  lean="$lean prometheus-alertmanager"
+if [ -n "$missing$lean" ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+  [ -z "$missing" ] || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+  [ -z "$lean" ] || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $lean >/dev/null
 fi
