@@ -6,13 +6,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use arrow::array::Array;
-use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use super::cols;
 use super::rules::{AlertRule, Metric, Rules, SloRule, Source};
 use super::state::{State, Tracked, Transition};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::reports::{Params, Report, Value, Window};
 
 /// One burn-rate condition of an SLO as measured.
@@ -417,7 +416,7 @@ async fn measure_alert(ctx: &SessionContext, rule: &AlertRule, now: i64) -> Resu
         ),
         (_, None) => unreachable!("every stream source has SQL"),
     };
-    let batches = query(ctx, &rule.name, &sql).await?;
+    let batches = cols::collect(ctx, "alerts", &rule.name, &sql).await?;
     let mut out = Vec::new();
     for b in &batches {
         let g = cols::text(b, 0)?;
@@ -483,7 +482,7 @@ async fn measure_slo(
         s.judged
     );
     let mut out = Vec::new();
-    for b in &query(ctx, &slo.name, &sql).await? {
+    for b in &cols::collect(ctx, "alerts", &slo.name, &sql).await? {
         let g = cols::text(b, 0)?;
         let counts: Vec<_> = (1..b.num_columns())
             .map(|i| cols::int(b, i))
@@ -553,16 +552,6 @@ fn slo_row(slo: &SloRule, group: String, counts: &[(f64, f64)], now: i64) -> (Ro
         burns,
     };
     (row, verdict)
-}
-
-async fn query(ctx: &SessionContext, rule: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    let fail = |e: datafusion::error::DataFusionError| Error::Usage(format!("rule `{rule}`: {e}"));
-    ctx.sql(sql)
-        .await
-        .map_err(fail)?
-        .collect()
-        .await
-        .map_err(fail)
 }
 
 #[cfg(test)]

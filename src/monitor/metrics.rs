@@ -11,7 +11,6 @@ use std::fmt::Write as _;
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use super::cols;
@@ -237,16 +236,6 @@ fn counters(now: i64, window_ms: i64) -> Result<Vec<Counter>> {
     ])
 }
 
-async fn collect(ctx: &SessionContext, what: &str, sql: &str) -> Result<Vec<RecordBatch>> {
-    let fail = |e: datafusion::error::DataFusionError| Error::Usage(format!("metric {what}: {e}"));
-    ctx.sql(sql)
-        .await
-        .map_err(fail)?
-        .collect()
-        .await
-        .map_err(fail)
-}
-
 async fn histogram(
     ctx: &SessionContext,
     h: &Hist,
@@ -276,7 +265,7 @@ async fn histogram(
     );
     let _ = writeln!(out, "# HELP {} {}", h.name, h.help);
     let _ = writeln!(out, "# TYPE {} histogram", h.name);
-    for b in collect(ctx, h.name, &sql).await? {
+    for b in cols::collect(ctx, "metrics", h.name, &sql).await? {
         let label_cols: Vec<_> = (0..labels.len())
             .map(|i| cols::text(&b, i))
             .collect::<Result<_>>()?;
@@ -328,7 +317,7 @@ async fn counter(ctx: &SessionContext, c: &Counter, out: &mut String) -> Result<
     let _ = writeln!(out, "# HELP {} {}", c.name, c.help);
     let _ = writeln!(out, "# TYPE {} {}", c.name, c.kind);
     let mut lines = Vec::new();
-    for b in collect(ctx, c.name, &c.sql).await? {
+    for b in cols::collect(ctx, "metrics", c.name, &c.sql).await? {
         let label_cols: Vec<_> = (0..c.labels.len())
             .map(|i| cols::text(&b, i))
             .collect::<Result<_>>()?;

@@ -10,14 +10,37 @@ pub mod rules;
 pub mod state;
 pub mod stats;
 
-/// Columns of a query result read as one type (cast when needed), for rule values and metrics.
+/// Running the queries of rules and metrics, and reading their columns as one type (cast when
+/// needed).
 pub(crate) mod cols {
+    use datafusion::prelude::SessionContext;
+
     use arrow::array::{AsArray, Float64Array, Int64Array, StringArray};
     use arrow::compute::cast;
     use arrow::datatypes::{DataType, Float64Type, Int64Type};
     use arrow::record_batch::RecordBatch;
 
     use crate::error::{Error, Result};
+
+    /// Runs `sql`; a failure names the command (`alerts`, `metrics`) and the rule or metric.
+    pub async fn collect(
+        ctx: &SessionContext,
+        command: &'static str,
+        what: &str,
+        sql: &str,
+    ) -> Result<Vec<RecordBatch>> {
+        let fail = |source| Error::Report {
+            report: command,
+            section: what.to_string(),
+            source,
+        };
+        ctx.sql(sql)
+            .await
+            .map_err(fail)?
+            .collect()
+            .await
+            .map_err(fail)
+    }
 
     /// Column `i` as text.
     pub fn text(b: &RecordBatch, i: usize) -> Result<StringArray> {
