@@ -700,6 +700,19 @@ fn compare_flags_a_planted_regression_and_agrees_with_statsmodels() {
         text.contains("WHAT CHANGED") && text.contains("CUJ CUJ-REG"),
         "{text}"
     );
+    let out = env.run_ok(&["dashboard", "--format", "html", "--now", &iso(now)], 0);
+    let html = String::from_utf8(out.stdout).unwrap();
+    let section = &html[html
+        .find("id=\"what-changed\"")
+        .expect("a what-changed panel")..];
+    assert!(
+        section.contains("<tr class=\"significant\"><td>CUJ CUJ-REG</td>"),
+        "{section}"
+    );
+    assert!(
+        section.contains("<h2>New error patterns</h2><ul><li>CUJ: <code>Connection refused"),
+        "{section}"
+    );
     // A stream or group that does not exist is refused.
     let out = env.run_ok(&["compare", "--stream", "cuj", "--by", "model"], 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a group of stream cuj"));
@@ -809,6 +822,24 @@ fn metrics_pass_promtool_and_count_what_sql_counts() {
         !text.contains("gen_ai_provider_name=\"google\""),
         "google is gcp.gen_ai in OTel"
     );
+    // The windowed gauges count what SQL counts in the same window.
+    let now = "2026-11-28T09:51:50.000Z";
+    let f = file.to_str().unwrap();
+    env.run_ok(&["metrics", "--out", f, "--now", now, "--window", "24h"], 0);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let window = samples(&text, "obsq_window_events");
+    let cuj = window
+        .iter()
+        .find(|(l, _)| l.contains("cuj_runs"))
+        .unwrap()
+        .1;
+    assert_eq!(
+        cuj,
+        sql(
+            "SELECT count(*) FROM cuj_runs WHERE ts BETWEEN TIMESTAMP '2026-11-27T09:51:50Z' AND TIMESTAMP '2026-11-28T09:51:50Z'"
+        )
+    );
+    assert!(cuj > 0.0);
 }
 
 #[test]
@@ -845,4 +876,91 @@ fn rules_files_with_mistakes_are_refused_with_the_line_rule_and_key() {
     assert!(text.contains("success_rate below 0.8 over 1d"), "{text}");
     assert!(text.contains("p95_ms above 5000 over 1h"), "{text}");
     assert!(text.contains("success_rate below 0.7 over 1h"), "{text}");
+}
+
+#[test]
+fn stalled_runs_and_quarantined_lines_have_rules_too() {
+    let env = Env::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ev = |run: &str, ago_min: i64, status: &str, pct: u32| {
+        format!(
+            r#"{{"timestamp":{},"run_id":"{run}","step":null,"status":"{status}","percentage":{pct},"message":"m"}}"#,
+            now - ago_min * 60_000
+        )
+    };
+    // run-1 finished, run-2 silent at 40 % for 30 minutes, run-3 busy a minute ago.
+    let lines = [
+        ev("run-1", 50, "running", 10),
+        ev("run-1", 45, "completed", 100),
+        ev("run-2", 40, "running", 10),
+        ev("run-2", 30, "running", 40),
+        ev("run-3", 20, "running", 10),
+        ev("run-3", 1, "running", 60),
+    ];
+    env.run_with_stdin(
+        &["record", "progress", "--stdin"],
+        &(lines.join("\n") + "\n"),
+    );
+    // Two bad lines of another source go to quarantine in this ingest.
+    let ctx = env.path("ctx/analytics");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("cuj-metrics.jsonl"),
+        format!(
+            "{}\nnot json\n{{\"cuj_id\": 7}}\n",
+            cuj_line("CUJ-1", &iso(now), true, "")
+        ),
+    )
+    .unwrap();
+    env.run_ok(
+        &["ingest", "--source", env.path("ctx").to_str().unwrap()],
+        3,
+    );
+    let rules = env.path("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[alert]]\nname = \"stalled\"\nstream = \"progress\"\nmetric = \"stalled_runs\"\nwindow = \"2h\"\nabove = 0\nstall = \"10m\"\n\n\
+         [[alert]]\nname = \"bad-input\"\nstream = \"quarantine\"\nmetric = \"quarantined_lines\"\nwindow = \"1h\"\nabove = 1\n",
+    )
+    .unwrap();
+    let out = env.run_ok(
+        &[
+            "alerts",
+            "check",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        1,
+    );
+    let rows: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    let row = |name: &str| rows.iter().find(|r| r["rule"] == name).unwrap().clone();
+    let stalled = row("stalled");
+    assert_eq!(
+        (
+            stalled["state"].as_str(),
+            stalled["value"].as_f64(),
+            stalled["events"].as_u64()
+        ),
+        (Some("firing"), Some(1.0), Some(3)),
+        "{stalled}"
+    );
+    let bad = row("bad-input");
+    assert_eq!(
+        (
+            bad["state"].as_str(),
+            bad["value"].as_f64(),
+            bad["events"].as_u64()
+        ),
+        (Some("firing"), Some(2.0), Some(9)),
+        "{bad}"
+    );
 }
