@@ -964,3 +964,34 @@ fn stalled_runs_and_quarantined_lines_have_rules_too() {
         "{bad}"
     );
 }
+
+#[test]
+fn an_unreadable_alert_state_is_an_error_not_a_silent_reset() {
+    let env = Env::new();
+    record_cuj(&env, &scenario_events());
+    // <root>/obsq.toml is the rules file when there is no --rules.
+    std::fs::write(
+        env.root().join("obsq.toml"),
+        "[[alert]]\nname = \"cuj-success\"\nstream = \"cuj\"\nmetric = \"success_rate\"\nwindow = \"1h\"\nby = \"cuj_id\"\nbelow = 0.8\nmin_events = 20\n",
+    )
+    .unwrap();
+    env.run_ok(
+        &["alerts", "check", "--now", &at(150), "--format", "json"],
+        1,
+    );
+    let state = env.root().join("alerts/state.json");
+    let kept = std::fs::read_to_string(&state).unwrap();
+    assert!(kept.contains("\"state\": \"firing\""), "{kept}");
+    std::fs::write(&state, "{ truncated").unwrap();
+    let out = env.run_ok(&["alerts", "check", "--now", &at(160)], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("alerts/state.json") && err.contains("move it away"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        "{ truncated",
+        "left as found"
+    );
+}
