@@ -1,7 +1,8 @@
 """obsq vs DuckDB on one generated dataset, measured side by side in one run (called by
 bench/compare.sh). Every measurement is a fresh process, alternating A B A B; medians and ratios.
 
-1. ingest: the dataset's skill stream (JSONL) -> date-partitioned zstd Parquet.
+1. ingest: the dataset's skill stream (JSONL) -> date-partitioned zstd Parquet, on every shape
+   `obsq generate --shape` makes (or the one given with --shape), with a table per shape.
    obsq: `obsq ingest --source DIR`. DuckDB: COPY (SELECT *, CAST(timestamp AS DATE) AS date
    FROM read_json(...)) TO ... (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd).
    Wall time and peak RSS from /usr/bin/time; stored size of each.
@@ -41,16 +42,29 @@ def du(path):
     return total
 
 
-def ingest(obsq, work, src, runs):
-    """obsq vs DuckDB on the skill stream of `src`."""
-    skill = os.path.join(work, "skill-only")
+# The shapes of `obsq generate --shape` (src/generate.rs, SHAPES).
+SHAPES = ["tools", "objects", "unique", "long-text", "sparse", "named-steps", "foreign"]
+
+
+def dataset(obsq, work, events, shape):
+    """The generated dataset of one shape (made once, then reused)."""
+    src = os.path.join(work, f"src-{events}" if shape == "tools" else f"src-{events}-{shape}")
+    if not os.path.exists(os.path.join(src, "logs")):
+        subprocess.run([obsq, "generate", "--rows", str(events), "--seed", "42", "--days", "30",
+                        "--end", "2026-11-28", "--shape", shape, "--out", src], check=True)
+    return src
+
+
+def ingest(obsq, work, src, runs, shape="tools"):
+    """obsq vs DuckDB on the skill stream of `src`; returns the medians."""
+    skill = os.path.join(work, f"skill-only-{shape}")
     if not os.path.isdir(os.path.join(skill, "logs")):
         os.makedirs(os.path.join(skill, "logs"))
         for f in sorted(os.listdir(os.path.join(src, "logs"))):
             if f.startswith("skill-invocations-"):
                 os.link(os.path.join(src, "logs", f), os.path.join(skill, "logs", f))
     jsonl = du(skill)
-    print(f"\ningest: {jsonl / 1e9:.2f} GB of skill JSONL; {runs} runs each, alternating")
+    print(f"\ningest, shape {shape}: {jsonl / 1e9:.2f} GB of skill JSONL; {runs} runs each, alternating")
     res = {"obsq": [], "duckdb": []}
     sizes = {}
     for i in range(runs):
@@ -77,6 +91,17 @@ def ingest(obsq, work, src, runs):
     print(f"  peak RSS            {med['obsq'][1]:7.0f} MiB {med['duckdb'][1]:7.0f} MiB")
     print(f"  stored / JSONL      {sizes['obsq'] / jsonl:9.4f}   {sizes['duckdb'] / jsonl:9.4f}   "
           f"(1/{jsonl / sizes['obsq']:.1f} vs 1/{jsonl / sizes['duckdb']:.1f})")
+    return {"shape": shape, "gb": jsonl / 1e9, "obsq_s": med["obsq"][0], "duckdb_s": med["duckdb"][0],
+            "obsq_mbs": jsonl / 1e6 / med["obsq"][0], "duckdb_mbs": jsonl / 1e6 / med["duckdb"][0],
+            "rss": med["obsq"][1], "stored": jsonl / sizes["obsq"]}
+
+
+def shape_table(rows):
+    """One line per shape: the ingest medians side by side."""
+    print("\ningest per shape (medians)  GB     obsq s  DuckDB s  obsq MB/s  ratio  peak MiB  stored")
+    for r in rows:
+        print(f"  {r['shape']:<22} {r['gb']:5.2f} {r['obsq_s']:9.2f} {r['duckdb_s']:9.2f} {r['obsq_mbs']:10.1f}"
+              f"  {r['duckdb_s'] / r['obsq_s']:4.2f}x {r['rss']:9.0f}  1/{r['stored']:.1f}")
 
 
 def backfill(obsq, work, src, events):
@@ -110,20 +135,21 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="bench/out")
     ap.add_argument("--record-calls", type=int, default=200)
+    ap.add_argument("--shape", choices=SHAPES + ["all"], default="all",
+                    help="the dataset shapes of the ingest comparison (default: all)")
     ap.add_argument("--only", choices=["ingest", "backfill", "reports", "record"],
                     help="run one part (reports reuse the backfilled store when present)")
     a = ap.parse_args()
     obsq = os.path.abspath(a.obsq)
     work = os.path.abspath(a.work)
     os.makedirs(work, exist_ok=True)
-    src = os.path.join(work, f"src-{a.events}")
-    if not os.path.exists(os.path.join(src, "logs")):
-        subprocess.run([obsq, "generate", "--rows", str(a.events), "--seed", "42", "--days", "30",
-                        "--end", "2026-11-28", "--out", src], check=True)
+    src = dataset(obsq, work, a.events, "tools")
     print(f"dataset: {a.events} events, {du(src) / 1e9:.2f} GB of JSONL in {src}")
     part = a.only
     if part in (None, "ingest"):
-        ingest(obsq, work, src, a.runs)
+        shapes = SHAPES if a.shape == "all" else [a.shape]
+        rows = [ingest(obsq, work, dataset(obsq, work, a.events, sh), a.runs, sh) for sh in shapes]
+        shape_table(rows)
     root = os.path.join(work, f"store-{a.events}")
     if part in (None, "backfill") or (part == "reports" and not os.path.exists(os.path.join(root, "catalog.sqlite"))):
         root = backfill(obsq, work, src, a.events)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks of obsq and DuckDB on one generated dataset (A B A B, medians, ratios):
-# JSONL → Parquet ingest of the skill stream (throughput, peak RSS, stored size), a backfill of the
+# JSONL → Parquet ingest of the skill stream on every generator shape (throughput, peak RSS, stored
+# size; a table per shape), a backfill of the
 # whole dataset (peak RSS), every canned report on the same Parquet, and one `obsq record` process.
 # Usage: bench/compare.sh [--events 10000000] [--runs 3] [--work DIR]
-#                         [--only ingest|backfill|reports|record]
+#                         [--only ingest|backfill|reports|record] [--shape NAME|all]
 # Installs DuckDB's Python package if it is missing; builds obsq in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -17,6 +17,7 @@ fn sample(stream: Stream) -> Vec<u8> {
         end_ms: 20_000 * 86_400_000,
         dirty: 0.0,
         streams: vec![stream],
+        shape: Default::default(),
     })
     .expect("generate");
     let mut out = Vec::new();

@@ -31,6 +31,7 @@ fn bench(c: &mut Criterion) {
         end_ms: NOW - DAY,
         dirty: 0.0,
         streams: obsq::model::Stream::ALL.to_vec(),
+        shape: Default::default(),
     })
     .expect("generate");
     let rt = tokio::runtime::Runtime::new().expect("runtime");

@@ -493,6 +493,28 @@ pub struct GenerateArgs {
     /// Streams to generate (default: all).
     #[arg(long, value_delimiter = ',', value_name = "STREAM,…")]
     pub streams: Vec<String>,
+    /// The lines' shape: tools (the original tools'), objects, unique, long-text, sparse,
+    /// named-steps, foreign (see the README); the flags below adjust it.
+    #[arg(long, default_value = "tools", value_name = "NAME")]
+    pub shape: String,
+    /// params and metadata: tools (params text, metadata an object), text, object.
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub json: Option<crate::generate::JsonForm>,
+    /// Distinct params and metadata values: low, high (paths, queries, ids; ~40 % empty), unique.
+    #[arg(long, value_enum)]
+    pub cardinality: Option<crate::generate::Cardinality>,
+    /// Share of failures with a multi-KB stack trace or a non-ASCII, \u-escaped message (0–1).
+    #[arg(long, value_name = "RATE")]
+    pub long_text: Option<f64>,
+    /// Share of lines in which each optional field is left out (0–1).
+    #[arg(long, value_name = "RATE")]
+    pub absent: Option<f64>,
+    /// Progress steps by name (`step`, `step_index`, `total_steps`, `percent`).
+    #[arg(long)]
+    pub named_steps: bool,
+    /// Skill lines without `type` and `metadata`; three-decimal durations.
+    #[arg(long)]
+    pub bare: bool,
 }
 
 /// `obsq sql`.

@@ -1,6 +1,9 @@
 //! `obsq generate`: deterministic, realistic JSONL in the original tools' layout and record
 //! shapes — Zipf-popular skills, log-normal durations with heavy tails, templated failures,
-//! progress runs with steps — for tests, benchmarks and the demo.
+//! progress runs with steps — for tests, benchmarks and the demo. A [`Shape`] turns it into the
+//! other shapes real stores hold: params and metadata as JSON text or objects with few to
+//! all-distinct values, multi-KB stack traces and non-ASCII or `\u`-escaped messages, optional
+//! fields left out, progress steps by name, lines without `type` and `metadata`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -32,6 +35,121 @@ pub struct GenerateOptions {
     pub dirty: f64,
     /// Streams to generate.
     pub streams: Vec<Stream>,
+    /// How the lines look.
+    pub shape: Shape,
+}
+
+/// How `params` and `metadata` are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonForm {
+    /// As the original tools wrote them: `params` JSON text, `metadata` an object.
+    Tools,
+    /// Both as JSON text (a string holding JSON).
+    Text,
+    /// Both as JSON objects.
+    Object,
+}
+
+/// How many distinct `params` and `metadata` values there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Cardinality {
+    /// A handful per skill.
+    Low,
+    /// File paths, search queries, ids, numbers, nested lists; about 40 % empty.
+    High,
+    /// Every line distinct (a request id and a sequence number in each).
+    Unique,
+}
+
+/// The shape of the generated lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shape {
+    /// How params and metadata are written.
+    pub json: JsonForm,
+    /// Their cardinality.
+    pub cardinality: Cardinality,
+    /// Share of failures with a long text: a multi-KB stack trace, or a message with non-ASCII
+    /// characters and `\u` escapes.
+    pub long_text: f64,
+    /// Share of lines in which each optional field is left out.
+    pub absent: f64,
+    /// Progress events name their steps (`"step":"install"`, `step_index`, `total_steps`,
+    /// `percent`) instead of numbering them with a `percentage`.
+    pub named_steps: bool,
+    /// Skill lines without `type` and `metadata`, durations and latencies with three decimals.
+    pub bare: bool,
+}
+
+impl Default for Shape {
+    /// The original tools' shape.
+    fn default() -> Self {
+        Shape {
+            json: JsonForm::Tools,
+            cardinality: Cardinality::Low,
+            long_text: 0.0,
+            absent: 0.0,
+            named_steps: false,
+            bare: false,
+        }
+    }
+}
+
+/// The named shapes of `--shape`, in `bench/compare.sh` order.
+pub const SHAPES: [&str; 7] = [
+    "tools",
+    "objects",
+    "unique",
+    "long-text",
+    "sparse",
+    "named-steps",
+    "foreign",
+];
+
+impl Shape {
+    /// A named shape: `tools` (the original tools'), `objects` (params and metadata as objects,
+    /// high cardinality), `unique` (every params value distinct), `long-text` (20 % of failures
+    /// with long or non-ASCII texts), `sparse` (optional fields absent in 30 % of lines),
+    /// `named-steps`, and `foreign` (another generator's store: objects of high cardinality, no
+    /// `type` or `metadata` on skill lines, three-decimal durations, named steps, 10 % absent
+    /// fields, 5 % long texts).
+    pub fn named(name: &str) -> Option<Shape> {
+        let d = Shape::default();
+        Some(match name {
+            "tools" => d,
+            "objects" => Shape {
+                json: JsonForm::Object,
+                cardinality: Cardinality::High,
+                ..d
+            },
+            "unique" => Shape {
+                json: JsonForm::Object,
+                cardinality: Cardinality::Unique,
+                ..d
+            },
+            "long-text" => Shape {
+                long_text: 0.2,
+                ..d
+            },
+            "sparse" => Shape { absent: 0.3, ..d },
+            "named-steps" => Shape {
+                named_steps: true,
+                ..d
+            },
+            "foreign" => Shape {
+                json: JsonForm::Object,
+                cardinality: Cardinality::High,
+                long_text: 0.05,
+                absent: 0.1,
+                named_steps: true,
+                bare: true,
+            },
+            _ => return None,
+        })
+    }
+
+    fn is_tools(&self) -> bool {
+        *self == Shape::default()
+    }
 }
 
 /// Lines written per stream.
@@ -146,7 +264,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateReport> {
                     let hi = (lo + CHUNK_ROWS).min(rows);
                     let seed =
                         opts.seed ^ ((si as u64 + 1) << 56) ^ c.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                    Chunk::new(stream, seed, opts.dirty).run(lo, hi, rows, start_ms, span_ms)
+                    Chunk::new(stream, seed, opts.dirty, &opts.shape)
+                        .run(lo, hi, rows, start_ms, span_ms)
                 })
                 .collect();
             for (days, dirty) in parts {
@@ -232,6 +351,9 @@ type ChunkOutput = (Vec<(i32, Vec<u8>)>, u64);
 
 struct Chunk {
     stream: Stream,
+    shape: Shape,
+    /// The next line's number within the stream (for `Cardinality::Unique`).
+    line_no: u64,
     rng: Xoshiro256PlusPlus,
     dirty: f64,
     zipf: Zipf<f64>,
@@ -243,9 +365,11 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn new(stream: Stream, seed: u64, dirty: f64) -> Self {
+    fn new(stream: Stream, seed: u64, dirty: f64, shape: &Shape) -> Self {
         Chunk {
             stream,
+            shape: shape.clone(),
+            line_no: 0,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             dirty,
             zipf: Zipf::new(SKILLS.len() as f64, 1.1).expect("valid Zipf parameters"),
@@ -265,6 +389,7 @@ impl Chunk {
                 + ((i as i128 * span_ms as i128) / rows.max(1) as i128) as i64
                 + self.rng.random_range(0..200);
             line.clear();
+            self.line_no = i;
             match self.stream {
                 Stream::Skill => self.skill(ts, &mut line),
                 Stream::Cuj => self.cuj(ts, &mut line),
@@ -424,78 +549,285 @@ impl Chunk {
         }
     }
 
+    /// Whether to leave an optional field out (no random draw unless the shape asks for it).
+    fn absent(&mut self) -> bool {
+        self.shape.absent > 0.0 && self.rng.random_bool(self.shape.absent.min(1.0))
+    }
+
     fn skill(&mut self, ts: i64, s: &mut String) {
         let k = self.zipf.sample(&mut self.rng) as usize - 1;
         let agent = AGENTS[(k + self.rng.random_range(0..3)) % AGENTS.len()];
         let fail = self.rng.random_bool(0.05 + (k % 5) as f64 * 0.02);
-        let dur = round2(self.lognormal(80.0 + 40.0 * (k % 7) as f64, 0.9));
+        let raw = self.lognormal(80.0 + 40.0 * (k % 7) as f64, 0.9);
+        let dur = if self.shape.bare {
+            round3(raw)
+        } else {
+            round2(raw)
+        };
         let cache = !fail && self.rng.random_bool(0.3);
         let run = self.rng.random_range(0..50_000);
         let cuj = self.rng.random_range(1..=60);
         let has_cuj = self.rng.random_bool(0.7);
         s.push_str("{\"timestamp\":\"");
         push_iso(s, ts);
-        s.push_str("\",\"type\":\"skill_invocation\",\"skill\":\"");
-        s.push_str(SKILLS[k]);
-        s.push_str("\",\"params\":\"{\\\"repo\\\":\\\"acme/svc-");
-        push_int(s, (k % 13) as i64);
-        s.push_str("\\\",\\\"max_tokens\\\":");
-        push_int(s, 1024 << (k % 4));
-        s.push_str("}\",\"result\":\"");
-        s.push_str(if fail { "failure" } else { "success" });
-        s.push_str("\",\"duration_ms\":");
-        push_num(s, dur);
-        s.push_str(",\"cache_hit\":");
-        s.push_str(if cache { "true" } else { "false" });
-        s.push_str(",\"agent\":\"");
-        s.push_str(agent);
-        s.push_str("\",\"run_id\":\"run-");
-        push_padded(s, run, 5);
-        s.push_str("\",\"cuj_id\":");
-        if has_cuj {
-            s.push_str("\"CUJ-");
-            push_padded(s, cuj, 3);
-            s.push('"');
-        } else {
-            s.push_str("null");
+        s.push('"');
+        if !self.shape.bare {
+            s.push_str(",\"type\":\"skill_invocation\"");
         }
-        s.push_str(",\"error\":");
+        s.push_str(",\"skill\":\"");
+        s.push_str(SKILLS[k]);
+        s.push('"');
+        if !self.absent() {
+            s.push_str(",\"params\":");
+            self.push_params(s, k);
+        }
+        s.push_str(",\"result\":\"");
+        s.push_str(if fail { "failure" } else { "success" });
+        s.push('"');
+        if !self.absent() {
+            s.push_str(",\"duration_ms\":");
+            push_num(s, dur);
+        }
+        if !self.absent() {
+            s.push_str(",\"cache_hit\":");
+            s.push_str(if cache { "true" } else { "false" });
+        }
+        if !self.absent() {
+            s.push_str(",\"agent\":\"");
+            s.push_str(agent);
+            s.push('"');
+        }
+        if !self.absent() {
+            s.push_str(",\"run_id\":\"run-");
+            push_padded(s, run, 5);
+            s.push('"');
+        }
+        if !self.absent() {
+            s.push_str(",\"cuj_id\":");
+            if has_cuj {
+                s.push_str("\"CUJ-");
+                push_padded(s, cuj, 3);
+                s.push('"');
+            } else {
+                s.push_str("null");
+            }
+        }
         self.push_error(s, fail);
-        s.push_str(",\"metadata\":{\"memory_delta_mb\":");
-        push_num(s, round2(self.rng.random_range(0.0..64.0)));
-        s.push_str(",\"cpu_user_ms\":");
-        push_int(s, self.rng.random_range(1..2000));
-        s.push_str("}}");
+        if !self.shape.bare && !self.absent() {
+            s.push_str(",\"metadata\":");
+            if self.shape.is_tools() {
+                s.push_str("{\"memory_delta_mb\":");
+                push_num(s, round2(self.rng.random_range(0.0..64.0)));
+                s.push_str(",\"cpu_user_ms\":");
+                push_int(s, self.rng.random_range(1..2000));
+                s.push('}');
+            } else {
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "memory_delta_mb".into(),
+                    json_num(round2(self.rng.random_range(0.0..64.0))),
+                );
+                m.insert("cpu_user_ms".into(), self.rng.random_range(1..2000).into());
+                self.spread(&mut m);
+                self.push_json(s, serde_json::Value::Object(m), false);
+            }
+        }
+        s.push('}');
     }
 
+    /// `params`: the original tools' text (a handful of values per skill), or a value of the
+    /// shape's cardinality in its form.
+    fn push_params(&mut self, s: &mut String, k: usize) {
+        if self.shape.json == JsonForm::Tools && self.shape.cardinality == Cardinality::Low {
+            s.push_str("\"{\\\"repo\\\":\\\"acme/svc-");
+            push_int(s, (k % 13) as i64);
+            s.push_str("\\\",\\\"max_tokens\\\":");
+            push_int(s, 1024 << (k % 4));
+            s.push_str("}\"");
+            return;
+        }
+        let v = self.params_value(k);
+        self.push_json(s, v, true);
+    }
+
+    /// Writes `v` as an object or as JSON text, as the shape says (`params`: text in the
+    /// original tools' form; `metadata`: an object there).
+    fn push_json(&self, s: &mut String, v: serde_json::Value, params: bool) {
+        let text = match self.shape.json {
+            JsonForm::Text => true,
+            JsonForm::Tools => params,
+            JsonForm::Object => false,
+        };
+        if text {
+            s.push_str(&serde_json::Value::String(v.to_string()).to_string());
+        } else {
+            s.push_str(&v.to_string());
+        }
+    }
+
+    fn params_value(&mut self, k: usize) -> serde_json::Value {
+        use serde_json::{Value, json};
+        let card = self.shape.cardinality;
+        if card == Cardinality::Low {
+            return json!({"repo": format!("acme/svc-{}", k % 13), "max_tokens": 1024 << (k % 4)});
+        }
+        let r = &mut self.rng;
+        let mut m = serde_json::Map::new();
+        if card == Cardinality::High && r.random_bool(0.4) {
+            return Value::Object(m);
+        }
+        let word = |r: &mut Xoshiro256PlusPlus| WORDS[r.random_range(0..WORDS.len())];
+        let path = |r: &mut Xoshiro256PlusPlus| {
+            format!(
+                "/home/dev/project/{}/{}/{}{}.{}",
+                ["src", "lib", "test", "packages/core/src", "apps/web"][r.random_range(0..5)],
+                word(r),
+                word(r),
+                r.random_range(0..5000),
+                ["ts", "rs", "py", "go", "md", "json"][r.random_range(0..6)]
+            )
+        };
+        match r.random_range(0..4) {
+            0 => {
+                m.insert("path".into(), path(r).into());
+                m.insert("line".into(), r.random_range(1..4000).into());
+            }
+            1 => {
+                let n = r.random_range(2..7);
+                let q: Vec<&str> = (0..n).map(|_| word(r)).collect();
+                m.insert("query".into(), q.join(" ").into());
+                m.insert("limit".into(), (10 * r.random_range(1..20)).into());
+                m.insert("filters".into(), {
+                    let lang = ["ts", "rust", "python"][r.random_range(0..3)];
+                    json!({"lang": lang, "since_days": r.random_range(1..365)})
+                });
+            }
+            2 => {
+                let n = r.random_range(1..7);
+                let files: Vec<Value> = (0..n).map(|_| path(r).into()).collect();
+                m.insert("files".into(), files.into());
+                m.insert("recursive".into(), r.random_bool(0.5).into());
+            }
+            _ => {
+                m.insert("id".into(), uuid_like(r).into());
+                m.insert(
+                    "options".into(),
+                    json!({
+                        "depth": r.random_range(1..9),
+                        "exclude": ["node_modules", "target", word(r)],
+                        "retries": r.random_range(0..4),
+                    }),
+                );
+                m.insert(
+                    "temperature".into(),
+                    json_num(round2(r.random_range(0.0..1.5))),
+                );
+            }
+        }
+        if card == Cardinality::Unique {
+            m.insert("request_id".into(), uuid_like(r).into());
+            m.insert("seq".into(), self.line_no.into());
+        }
+        Value::Object(m)
+    }
+
+    /// High-cardinality extras of `metadata` (none for `Cardinality::Low`).
+    fn spread(&mut self, m: &mut serde_json::Map<String, serde_json::Value>) {
+        if self.shape.cardinality == Cardinality::Low {
+            return;
+        }
+        let r = &mut self.rng;
+        m.insert(
+            "host".into(),
+            format!("worker-{}", r.random_range(0..500)).into(),
+        );
+        m.insert(
+            "trace_id".into(),
+            format!("{:032x}", r.random::<u128>()).into(),
+        );
+        let n = r.random_range(0..4);
+        let tags: Vec<serde_json::Value> = (0..n)
+            .map(|_| WORDS[r.random_range(0..WORDS.len())].into())
+            .collect();
+        m.insert("tags".into(), tags.into());
+    }
+
+    /// `,"error":…` — a message for a failure (sometimes a long text), else null (left out
+    /// when the shape drops optional fields).
     fn push_error(&mut self, s: &mut String, fail: bool) {
-        if fail {
+        if !fail && self.absent() {
+            return;
+        }
+        s.push_str(",\"error\":");
+        if !fail {
+            s.push_str("null");
+        } else if self.shape.long_text > 0.0 && self.rng.random_bool(self.shape.long_text.min(1.0))
+        {
+            self.push_long_text(s);
+        } else {
             let e = self.error_text();
             s.push_str(&serde_json::Value::String(e).to_string());
+        }
+    }
+
+    /// A multi-KB stack trace, or a message with non-ASCII characters and `\u` escapes.
+    fn push_long_text(&mut self, s: &mut String) {
+        if self.rng.random_bool(0.5) {
+            let mut t = self.error_text();
+            let frames = self.rng.random_range(30..90);
+            for _ in 0..frames {
+                let r = &mut self.rng;
+                t.push_str(&format!(
+                    "\n    at {}.{} (/home/dev/project/node_modules/{}/dist/{}.js:{}:{})",
+                    WORDS[r.random_range(0..WORDS.len())],
+                    WORDS[r.random_range(0..WORDS.len())],
+                    WORDS[r.random_range(0..WORDS.len())],
+                    WORDS[r.random_range(0..WORDS.len())],
+                    r.random_range(1..3000),
+                    r.random_range(1..120)
+                ));
+            }
+            s.push_str(&serde_json::Value::String(t).to_string());
         } else {
-            s.push_str("null");
+            s.push_str(NON_ASCII[self.rng.random_range(0..NON_ASCII.len())]);
         }
     }
 
     fn cuj(&mut self, ts: i64, s: &mut String) {
         let c = self.rng.random_range(1..=60u64);
         let fail = self.rng.random_bool(0.05 + (c % 6) as f64 * 0.02);
-        let dur = self
-            .lognormal(2000.0 + 300.0 * (c % 10) as f64, 0.7)
-            .round();
+        let raw = self.lognormal(2000.0 + 300.0 * (c % 10) as f64, 0.7);
+        let dur = if self.shape.bare {
+            round3(raw)
+        } else {
+            raw.round()
+        };
         s.push_str("{\"timestamp\":\"");
         push_iso(s, ts);
         s.push_str("\",\"cuj_id\":\"CUJ-");
         push_padded(s, c, 3);
         s.push_str("\",\"success\":");
         s.push_str(if fail { "false" } else { "true" });
-        s.push_str(",\"duration_ms\":");
-        push_num(s, dur);
-        s.push_str(",\"error\":");
+        if !self.absent() {
+            s.push_str(",\"duration_ms\":");
+            push_num(s, dur);
+        }
         self.push_error(s, fail);
-        s.push_str(",\"metadata\":{\"agents\":[\"planner\",\"developer\"],\"warnings\":");
-        push_int(s, self.rng.random_range(0..4));
-        s.push_str("}}");
+        if !self.absent() {
+            s.push_str(",\"metadata\":");
+            if self.shape.is_tools() {
+                s.push_str("{\"agents\":[\"planner\",\"developer\"],\"warnings\":");
+                push_int(s, self.rng.random_range(0..4));
+                s.push('}');
+            } else {
+                let mut m = serde_json::Map::new();
+                m.insert("agents".into(), serde_json::json!(["planner", "developer"]));
+                m.insert("warnings".into(), self.rng.random_range(0..4).into());
+                self.spread(&mut m);
+                self.push_json(s, serde_json::Value::Object(m), false);
+            }
+        }
+        s.push('}');
     }
 
     fn progress(&mut self, ts: i64, s: &mut String) {
@@ -536,22 +868,57 @@ impl Chunk {
         self.run_step += 1;
         s.push_str("{\"timestamp\":");
         push_int(s, ts);
-        s.push_str(",\"iso_timestamp\":\"");
-        push_iso(s, ts);
-        s.push_str("\",\"run_id\":\"run-");
+        if !self.absent() {
+            s.push_str(",\"iso_timestamp\":\"");
+            push_iso(s, ts);
+            s.push('"');
+        }
+        s.push_str(",\"run_id\":\"run-");
         push_padded(s, self.run_no, 6);
-        s.push_str("\",\"step\":");
-        match step {
-            Some(n) => push_int(s, n as i64),
-            None => s.push_str("null"),
+        s.push('"');
+        if self.shape.named_steps {
+            let i = step.unwrap_or(0);
+            if !self.absent() {
+                s.push_str(",\"step\":\"");
+                s.push_str(STEP_NAMES[i as usize % STEP_NAMES.len()]);
+                s.push('"');
+            }
+            s.push_str(",\"step_index\":");
+            push_int(s, i as i64);
+            s.push_str(",\"total_steps\":");
+            push_int(s, self.run_steps as i64);
+        } else if !self.absent() {
+            s.push_str(",\"step\":");
+            match step {
+                Some(n) => push_int(s, n as i64),
+                None => s.push_str("null"),
+            }
         }
         s.push_str(",\"status\":\"");
         s.push_str(status);
-        s.push_str("\",\"percentage\":");
-        push_num(s, pct);
-        s.push_str(",\"message\":\"");
-        s.push_str(msg);
-        s.push_str("\",\"metadata\":{}}");
+        s.push('"');
+        if !self.absent() {
+            s.push_str(if self.shape.named_steps {
+                ",\"percent\":"
+            } else {
+                ",\"percentage\":"
+            });
+            push_num(s, if self.shape.bare { round3(pct) } else { pct });
+        }
+        if !self.absent() {
+            s.push_str(",\"message\":");
+            if self.shape.long_text > 0.0 && self.rng.random_bool(self.shape.long_text.min(1.0)) {
+                s.push_str(NON_ASCII[self.rng.random_range(0..NON_ASCII.len())]);
+            } else {
+                s.push('"');
+                s.push_str(msg);
+                s.push('"');
+            }
+        }
+        if !self.absent() {
+            s.push_str(",\"metadata\":{}");
+        }
+        s.push('}');
     }
 
     fn provider(&mut self, ts: i64, s: &mut String) {
@@ -559,25 +926,76 @@ impl Chunk {
         let (name, models) = PROVIDERS[p];
         let model = models[self.rng.random_range(0..models.len())];
         let fail = self.rng.random_bool([0.03, 0.06, 0.1, 0.15][p]);
-        let lat = self
-            .lognormal([1200.0, 1500.0, 1800.0, 900.0][p], 0.6)
-            .round();
+        let raw = self.lognormal([1200.0, 1500.0, 1800.0, 900.0][p], 0.6);
+        let lat = if self.shape.bare {
+            round3(raw)
+        } else {
+            raw.round()
+        };
         s.push_str("{\"timestamp\":");
         push_int(s, ts);
-        s.push_str(",\"iso_timestamp\":\"");
-        push_iso(s, ts);
-        s.push_str("\",\"provider\":\"");
+        if !self.absent() {
+            s.push_str(",\"iso_timestamp\":\"");
+            push_iso(s, ts);
+            s.push('"');
+        }
+        s.push_str(",\"provider\":\"");
         s.push_str(name);
-        s.push_str("\",\"model\":\"");
-        s.push_str(model);
-        s.push_str("\",\"success\":");
+        s.push('"');
+        if !self.absent() {
+            s.push_str(",\"model\":\"");
+            s.push_str(model);
+            s.push('"');
+        }
+        s.push_str(",\"success\":");
         s.push_str(if fail { "false" } else { "true" });
         s.push_str(",\"latency_ms\":");
         push_num(s, lat);
-        s.push_str(",\"error\":");
         self.push_error(s, fail);
-        s.push_str(",\"metadata\":{}}");
+        if !self.absent() {
+            s.push_str(",\"metadata\":{}");
+        }
+        s.push('}');
     }
+}
+
+/// Words for paths, queries, tags and stack frames.
+const WORDS: [&str; 24] = [
+    "parser", "router", "cache", "session", "billing", "search", "index", "auth", "render",
+    "queue", "worker", "schema", "client", "server", "config", "metrics", "export", "import",
+    "report", "upload", "profile", "invoice", "graph", "token",
+];
+
+/// Progress step names (`Shape::named_steps`).
+const STEP_NAMES: [&str; 8] = [
+    "install", "build", "lint", "test", "package", "deploy", "verify", "cleanup",
+];
+
+/// Messages as JSON string literals: raw non-ASCII text and `\u` escapes (a surrogate pair
+/// among them).
+const NON_ASCII: [&str; 4] = [
+    r#""Échec de l'étape 3 : fichier « config.yaml » introuvable""#,
+    r#""構成ファイルが見つかりません: /srv/アプリ/設定.json""#,
+    r#""caf\u00e9 \u2014 d\u00e9ploiement interrompu \ud83d\ude80 (r\u00e9essai 2/3)""#,
+    r#""Ошибка: превышено время ожидания \u2192 повтор через 30 с""#,
+];
+
+fn json_num(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// `n` clean lines of one stream in `shape` (for tests of the parser on every shape).
+pub fn sample(stream: Stream, shape: &Shape, n: u64) -> Vec<String> {
+    let (parts, _) = Chunk::new(stream, 11, 0.0, shape).run(0, n, n, 1_795_000_000_000, 86_400_000);
+    parts
+        .iter()
+        .flat_map(|(_, b)| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn uuid_like(r: &mut Xoshiro256PlusPlus) -> String {
@@ -595,6 +1013,10 @@ fn uuid_like(r: &mut Xoshiro256PlusPlus) -> String {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 fn push_int(s: &mut String, v: i64) {
@@ -672,10 +1094,76 @@ mod tests {
     }
 
     #[test]
+    fn every_clean_line_of_every_shape_parses() {
+        for name in SHAPES {
+            let shape = Shape::named(name).unwrap();
+            for stream in Stream::ALL {
+                for line in sample(stream, &shape, 2000) {
+                    crate::model::parse_line(stream, line.as_bytes())
+                        .unwrap_or_else(|e| panic!("{name} {stream}: {e}: {line}"));
+                    serde_json::from_str::<serde_json::Value>(&line)
+                        .unwrap_or_else(|e| panic!("{name} {stream}: {e}: {line}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_are_what_they_say() {
+        let lines = |name: &str, stream| sample(stream, &Shape::named(name).unwrap(), 3000);
+        let tools = lines("tools", Stream::Skill);
+        assert!(
+            tools
+                .iter()
+                .all(|l| l.contains("\"params\":\"{") && l.contains("\"type\""))
+        );
+        let objects = lines("objects", Stream::Skill);
+        let distinct = |ls: &[String]| {
+            ls.iter()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v["params"].to_string()
+                })
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        assert!(distinct(&tools) <= 13 * 4, "{}", distinct(&tools));
+        assert!(distinct(&objects) > 1000, "{}", distinct(&objects));
+        assert_eq!(distinct(&lines("unique", Stream::Skill)), 3000);
+        let empty = objects
+            .iter()
+            .filter(|l| l.contains("\"params\":{}"))
+            .count();
+        assert!((900..1500).contains(&empty), "about 40 % empty: {empty}");
+        let long = lines("long-text", Stream::Cuj);
+        assert!(long.iter().any(|l| l.len() > 3000));
+        assert!(long.iter().any(|l| l.contains("\\u00e9")));
+        let sparse = lines("sparse", Stream::Provider);
+        assert!(sparse.iter().filter(|l| !l.contains("\"model\"")).count() > 600);
+        let steps = lines("named-steps", Stream::Progress);
+        assert!(
+            steps
+                .iter()
+                .all(|l| l.contains("\"total_steps\"") && !l.contains("percentage"))
+        );
+        let foreign = lines("foreign", Stream::Skill);
+        assert!(
+            foreign
+                .iter()
+                .all(|l| !l.contains("\"type\"") && !l.contains("\"metadata\""))
+        );
+    }
+
+    #[test]
     fn every_clean_line_parses() {
         for stream in Stream::ALL {
-            let (parts, dirty) =
-                Chunk::new(stream, 7, 0.0).run(0, 2000, 2000, 1_795_000_000_000, 86_400_000 * 3);
+            let (parts, dirty) = Chunk::new(stream, 7, 0.0, &Shape::default()).run(
+                0,
+                2000,
+                2000,
+                1_795_000_000_000,
+                86_400_000 * 3,
+            );
             assert_eq!(dirty, 0);
             for (_, bytes) in parts {
                 for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {

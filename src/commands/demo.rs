@@ -23,6 +23,13 @@ pub fn run(config: &Config, args: &DemoArgs) -> Result<u8> {
             end: None,
             dirty: 0.001,
             streams: vec![],
+            shape: "tools".into(),
+            json: None,
+            cardinality: None,
+            long_text: None,
+            absent: None,
+            named_steps: false,
+            bare: false,
         })?;
     }
     super::ingest::run(

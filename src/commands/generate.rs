@@ -2,7 +2,7 @@
 
 use crate::cli::GenerateArgs;
 use crate::error::{Error, Result};
-use crate::generate::{GenerateOptions, generate};
+use crate::generate::{GenerateOptions, SHAPES, Shape, generate};
 use crate::model::Stream;
 use crate::model::timefmt::{now_ms, parse_day};
 use crate::render::{Format, render, rows_to_batch};
@@ -68,5 +68,37 @@ pub fn options(args: &GenerateArgs) -> Result<GenerateOptions> {
         end_ms,
         dirty: args.dirty,
         streams,
+        shape: shape(args)?,
     })
+}
+
+/// `--shape` with the knobs given on top of it.
+fn shape(args: &GenerateArgs) -> Result<Shape> {
+    let mut shape = Shape::named(&args.shape).ok_or_else(|| {
+        Error::Usage(format!(
+            "unknown --shape {:?}: use one of {}",
+            args.shape,
+            SHAPES.join(", ")
+        ))
+    })?;
+    if let Some(j) = args.json {
+        shape.json = j;
+    }
+    if let Some(c) = args.cardinality {
+        shape.cardinality = c;
+    }
+    for (flag, v, field) in [
+        ("--long-text", args.long_text, &mut shape.long_text),
+        ("--absent", args.absent, &mut shape.absent),
+    ] {
+        if let Some(v) = v {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(Error::Usage(format!("{flag} {v} must be between 0 and 1")));
+            }
+            *field = v;
+        }
+    }
+    shape.named_steps |= args.named_steps;
+    shape.bare |= args.bare;
+    Ok(shape)
 }

@@ -414,6 +414,37 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_serde_on_every_generated_shape() {
+        use crate::generate::{SHAPES, Shape, sample};
+        for name in SHAPES {
+            let shape = Shape::named(name).unwrap();
+            for stream in crate::model::Stream::ALL {
+                for line in sample(stream, &shape, 400) {
+                    agrees(&line);
+                }
+            }
+        }
+        // Prefixes and one-byte corruptions of an object-shaped line with escapes in it.
+        let shape = Shape::named("objects").unwrap();
+        let line = sample(crate::model::Stream::Skill, &shape, 50)
+            .into_iter()
+            .find(|l| l.contains("\"files\":[") && l.len() < 600)
+            .expect("a line with a list of paths");
+        for n in 0..=line.len() {
+            agrees(&line[..n]);
+        }
+        for i in 0..line.len() {
+            for c in [b'"', b'\\', b',', b'}', b']', b'[', b'1', b' ', b':'] {
+                let mut v = line.as_bytes().to_vec();
+                v[i] = c;
+                if let Ok(s) = std::str::from_utf8(&v) {
+                    agrees(s);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn never_accepts_what_serde_rejects() {
         // Every prefix and every one-byte corruption of a realistic line.
         let line = r#"{"timestamp":"2026-11-28T00:32:27.895Z","params":"{\"repo\":\"a/b\"}","duration_ms":296.5,"cache_hit":false,"cuj_id":null,"metadata":{"m":[1,2.5e3,"x"]}}"#;
