@@ -5,10 +5,12 @@
 # whole dataset (peak RSS), every canned report on the same Parquet, and one `obsq record` process.
 # Usage: bench/compare.sh [--events 10000000] [--runs 3] [--work DIR]
 #                         [--only ingest|backfill|reports|record] [--shape NAME|all]
-# Installs DuckDB's Python package if it is missing; builds obsq in release mode.
+# Installs DuckDB's Python package and native CLI if missing; builds obsq in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c "import duckdb" 2>/dev/null || python3 -m pip install --quiet duckdb
+# The native DuckDB binary (PyPI's duckdb-cli), the reference of the report ratios.
+command -v duckdb >/dev/null || python3 -m pip install --quiet duckdb-cli
 cargo build --release --quiet
 target="${CARGO_TARGET_DIR:-target}"
 exec python3 bench/compare.py --obsq "$target/release/obsq" "$@"

@@ -4,12 +4,14 @@ whole-file Node.js reader like the original tool (called by bench/compare.py).
 One dataset (`obsq generate`, default 10M events over 30 days, all four streams) is ingested
 once by obsq; DuckDB then queries the Parquet files obsq wrote (read_parquet with hive
 partitioning) with SQL equivalent to each report. Every measurement is a fresh process (start-up
-included for both), alternating A B A B; medians and ratios are printed. DuckDB runs through its
-Python package, so its wall time includes the interpreter's start and `import duckdb`; the time
-DuckDB itself spent (measured inside the process) is printed too, and both ratios are given.
+included for both), alternating A B A C; medians and ratios are printed. DuckDB runs twice: as its
+native command-line binary (`duckdb -json -c …`, PyPI's duckdb-cli; the reference of the ratio),
+and through its Python package, whose wall time includes the interpreter's start and
+`import duckdb` (the time DuckDB itself spent inside that process is printed too).
 """
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -131,22 +133,28 @@ def wall(cmd):
 
 
 def run(obsq, root, src, events, runs):
-    """Every canned report, obsq vs DuckDB on obsq's Parquet under `root`; returns rows."""
+    """Every canned report, obsq vs DuckDB (native CLI and Python) on obsq's Parquet under `root`."""
     base = [obsq, "--root", root]
     queries = duck_queries(root)
+    cli = shutil.which("duckdb")
+    if cli is None:
+        print("\n(no `duckdb` command-line binary: `python3 -m pip install duckdb-cli`; CLI column left out)")
     print(f"\nreports: {events} events; now = {NOW}; {runs} runs each, alternating; medians")
-    print(f"{'report':30s} {'obsq':>8s} {'duckdb':>8s} {'(query)':>8s}  obsq/duckdb  obsq/duckdb-query")
+    print(f"{'report':30s} {'obsq':>8s} {'cli':>8s} {'python':>8s} {'(query)':>8s}  obsq/cli  obsq/python  obsq/query")
     rows = []
     for name, args in OBSQ_ARGS.items():
-        o, d, dq = [], [], []
+        o, c, d, dq = [], [], [], []
         for _ in range(runs):
             o.append(wall(base + args + ["--now", NOW, "--format", "json"])[0])
+            if cli:
+                c.append(wall([cli, "-json", "-c", ";\n".join(queries[name])])[0])
             secs, out = wall([sys.executable, "-c", DUCK_RUNNER] + queries[name])
             d.append(secs)
             dq.append(float(out.strip().splitlines()[-1]))
         mo, md, mq = statistics.median(o), statistics.median(d), statistics.median(dq)
-        rows.append((name, mo, md, mq))
-        print(f"{name:30s} {mo:7.3f}s {md:7.3f}s {mq:7.3f}s  {mo / md:10.2f}x  {mo / mq:14.2f}x")
+        mc = statistics.median(c) if c else float("nan")
+        rows.append((name, mo, mc, md, mq))
+        print(f"{name:30s} {mo:7.3f}s {mc:7.3f}s {md:7.3f}s {mq:7.3f}s  {mo / mc:7.2f}x  {mo / md:10.2f}x  {mo / mq:9.2f}x")
 
     # cuj rate: obsq vs reading and parsing the whole JSONL file, as the original tool did.
     oracle = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle", "seed_tools.mjs")
