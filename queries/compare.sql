@@ -112,7 +112,9 @@ SELECT
   CAST(max(ts) AS BIGINT) AS last_seen,
   array_sort(array_agg(DISTINCT grp)) AS groups
 FROM ev
-WHERE cur AND pattern IS NOT NULL
-  AND pattern NOT IN (SELECT pattern FROM ev WHERE NOT cur AND pattern IS NOT NULL)
+WHERE pattern IS NOT NULL
 GROUP BY pattern
+-- Seen only in the current window: one grouping pass over both windows (`NOT IN` a subquery of
+-- the previous window's patterns, a null-aware anti-join, took 8× as long on 700k runs).
+HAVING bool_and(cur)
 ORDER BY count DESC, pattern
