@@ -3,13 +3,18 @@ bench/compare.sh). Every measurement is a fresh process, alternating A B A B; me
 
 1. ingest: the dataset's skill stream (JSONL) -> date-partitioned zstd Parquet, on every shape
    `obsq generate --shape` makes (or the one given with --shape), with a table per shape.
-   obsq: `obsq ingest --source DIR`. DuckDB: COPY (SELECT *, CAST(timestamp AS DATE) AS date
-   FROM read_json(...)) TO ... (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd).
+   obsq: `obsq ingest --source DIR`. DuckDB (its native CLI, PyPI's duckdb-cli; the Python package
+   when there is no CLI): COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json(...))
+   TO ... (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd).
    Wall time and peak RSS from /usr/bin/time; stored size of each.
-2. backfill: `obsq backfill` of the whole dataset (all four streams): wall time, peak RSS.
+2. backfill: `obsq backfill` of the whole dataset (all four streams), and of a dataset of another
+   shape (`foreign`) with 5 % bad lines and at least 2.5 GB of JSONL: wall time, peak RSS.
 3. reports: every canned report on the backfilled store, obsq vs DuckDB on the same Parquet
-   files (bench/reports.py).
-4. the cost of one `obsq record` process.
+   files (bench/reports.py); then the same on a 90-day store, and a 24 h report on the 90-day
+   store against a store of one day of the same density (partition pruning).
+4. growth: `obsq ingest` of 1M, 10M and 30M events (all four streams, one shape): time per
+   event against linear.
+5. the cost of one `obsq record` process.
 """
 
 import argparse
@@ -46,12 +51,15 @@ def du(path):
 SHAPES = ["tools", "objects", "unique", "long-text", "sparse", "named-steps", "foreign"]
 
 
-def dataset(obsq, work, events, shape):
+def dataset(obsq, work, events, shape, days=30, dirty=0.0):
     """The generated dataset of one shape (made once, then reused)."""
-    src = os.path.join(work, f"src-{events}" if shape == "tools" else f"src-{events}-{shape}")
+    name = f"src-{events}" + ("" if shape == "tools" else f"-{shape}")
+    name += ("" if days == 30 else f"-{days}d") + ("" if not dirty else f"-dirty{dirty}")
+    src = os.path.join(work, name)
     if not os.path.exists(os.path.join(src, "logs")):
-        subprocess.run([obsq, "generate", "--rows", str(events), "--seed", "42", "--days", "30",
-                        "--end", "2026-11-28", "--shape", shape, "--out", src], check=True)
+        subprocess.run([obsq, "generate", "--rows", str(events), "--seed", "42", "--days", str(days),
+                        "--end", "2026-11-28", "--shape", shape, "--dirty", str(dirty), "--out", src],
+                       check=True, stdout=subprocess.DEVNULL)
     return src
 
 
@@ -75,10 +83,11 @@ def ingest(obsq, work, src, runs, shape="tools"):
                 cmd = [obsq, "--root", out, "ingest", "--source", skill]
             else:
                 os.makedirs(out)
-                q = (f"COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json('{skill}/logs/*.jsonl', "
+                q = (f"SET enable_progress_bar = false; COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json('{skill}/logs/*.jsonl', "
                      f"format='newline_delimited')) TO '{out}/data' (FORMAT parquet, PARTITION_BY (date), "
                      f"COMPRESSION zstd)")
-                cmd = [sys.executable, "-c", f"import duckdb; duckdb.sql({q!r})"]
+                cli = shutil.which("duckdb")
+                cmd = [cli, "-c", q] if cli else [sys.executable, "-c", f"import duckdb; duckdb.sql({q!r})"]
             secs, rss = timed(cmd)
             res[name].append((secs, rss))
             sizes[name] = du(os.path.join(out, "data"))
@@ -104,16 +113,32 @@ def shape_table(rows):
               f"  {r['duckdb_s'] / r['obsq_s']:4.2f}x {r['rss']:9.0f}  1/{r['stored']:.1f}")
 
 
-def backfill(obsq, work, src, events):
+def backfill(obsq, work, src, events, name=None):
     """Backfills the whole dataset once; returns the store."""
-    root = os.path.join(work, f"store-{events}")
+    root = os.path.join(work, name or f"store-{events}")
     shutil.rmtree(root, ignore_errors=True)
     jsonl = du(src)
     secs, rss = timed([obsq, "--root", root, "backfill", src])
     stored = du(os.path.join(root, "data"))
-    print(f"\nbackfill: {jsonl / 1e9:.2f} GB, all four streams: {secs:.2f} s, {jsonl / 1e6 / secs:.0f} MB/s, "
+    print(f"\nbackfill of {os.path.basename(src)}: {jsonl / 1e9:.2f} GB, all four streams: {secs:.2f} s, {jsonl / 1e6 / secs:.0f} MB/s, "
           f"peak RSS {rss:.0f} MiB (target < 1024), stored {stored / 1e6:.0f} MB = 1/{jsonl / stored:.1f} of the JSONL")
     return root
+
+
+def growth(obsq, work, sizes, shape):
+    """`obsq ingest` of datasets of growing size (one shape): seconds per million events."""
+    print(f"\ngrowth: obsq ingest of all four streams, shape {shape}")
+    base = None
+    for events in sizes:
+        src = dataset(obsq, work, events, shape)
+        root = os.path.join(work, "growth-root")
+        shutil.rmtree(root, ignore_errors=True)
+        secs, rss = timed([obsq, "--root", root, "ingest", "--source", src])
+        per = secs / events * 1e6
+        base = base or per
+        print(f"  {events:>10,} events  {du(src) / 1e9:6.2f} GB  {secs:7.2f} s  {per:6.3f} s per 1M events"
+              f"  ({per / base - 1:+.1%} against linear from the first)  peak RSS {rss:5.0f} MiB")
+    shutil.rmtree(os.path.join(work, "growth-root"), ignore_errors=True)
 
 
 def record(obsq, work, calls):
@@ -137,7 +162,9 @@ def main():
     ap.add_argument("--record-calls", type=int, default=200)
     ap.add_argument("--shape", choices=SHAPES + ["all"], default="all",
                     help="the dataset shapes of the ingest comparison (default: all)")
-    ap.add_argument("--only", choices=["ingest", "backfill", "reports", "record"],
+    ap.add_argument("--growth", default="1000000,10000000,30000000",
+                    help="dataset sizes of the growth part (events, comma-separated)")
+    ap.add_argument("--only", choices=["ingest", "backfill", "reports", "growth", "record"],
                     help="run one part (reports reuse the backfilled store when present)")
     a = ap.parse_args()
     obsq = os.path.abspath(a.obsq)
@@ -153,8 +180,26 @@ def main():
     root = os.path.join(work, f"store-{a.events}")
     if part in (None, "backfill") or (part == "reports" and not os.path.exists(os.path.join(root, "catalog.sqlite"))):
         root = backfill(obsq, work, src, a.events)
+    if part in (None, "backfill"):
+        # Another shape, 5 % bad lines, at least 2.5 GB: the memory bound holds on it too.
+        dirty = dataset(obsq, work, max(a.events, 12_000_000), "foreign", dirty=0.05)
+        shutil.rmtree(backfill(obsq, work, dirty, a.events, "store-dirty"), ignore_errors=True)
     if part in (None, "reports"):
-        reports.run(obsq, root, src, a.events, max(a.runs, 5))
+        runs = max(a.runs, 5)
+        reports.run(obsq, root, src, a.events, runs)
+        # 90 days of the same events, and one day of the same density: a 24 h report must prune.
+        src90 = dataset(obsq, work, a.events, "tools", days=90)
+        root90 = os.path.join(work, f"store-{a.events}-90d")
+        if not os.path.exists(os.path.join(root90, "catalog.sqlite")):
+            backfill(obsq, work, src90, a.events, os.path.basename(root90))
+        reports.run(obsq, root90, src90, a.events, runs, label="90-day store")
+        src1 = dataset(obsq, work, a.events // 90, "tools", days=1)
+        root1 = os.path.join(work, f"store-{a.events // 90}-1d")
+        if not os.path.exists(os.path.join(root1, "catalog.sqlite")):
+            backfill(obsq, work, src1, a.events // 90, os.path.basename(root1))
+        reports.pruning(obsq, root90, root1, runs)
+    if part in (None, "growth"):
+        growth(obsq, work, [int(x) for x in a.growth.split(",")], "tools")
     if part in (None, "record"):
         record(obsq, work, a.record_calls)
 

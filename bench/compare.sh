@@ -2,9 +2,11 @@
 # Side-by-side benchmarks of obsq and DuckDB on one generated dataset (A B A B, medians, ratios):
 # JSONL → Parquet ingest of the skill stream on every generator shape (throughput, peak RSS, stored
 # size; a table per shape), a backfill of the
-# whole dataset (peak RSS), every canned report on the same Parquet, and one `obsq record` process.
+# whole dataset and of a dirty one of another shape (peak RSS), every canned report on the same
+# Parquet (30 and 90 days, and a 24 h report pruned), ingest growth (1M, 10M, 30M events), and
+# one `obsq record` process.
 # Usage: bench/compare.sh [--events 10000000] [--runs 3] [--work DIR]
-#                         [--only ingest|backfill|reports|record] [--shape NAME|all]
+#                         [--only ingest|backfill|reports|growth|record] [--shape NAME|all]
 # Installs DuckDB's Python package and native CLI if missing; builds obsq in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."

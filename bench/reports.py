@@ -59,18 +59,46 @@ def duck_queries(root):
     skills_top = lambda w: f"""SELECT skill, count(*), sum(coalesce(duration_ms, 0)) / count(*),
         count(*) FILTER (WHERE result = 'failure') / count(*), count(*) FILTER (WHERE cache_hit) / count(*)
         FROM {t['skill_invocations']} WHERE {window(w)} GROUP BY skill ORDER BY count(*) DESC LIMIT 10"""
-    f = f"""(SELECT ts, cuj_id, duration_ms, error AS raw_error, coalesce(nullif(error, ''), 'Unknown error') AS error,
-        coalesce(nullif(error_pattern, ''), 'Unknown error') AS pattern FROM {t['cuj_runs']}
-        WHERE NOT success AND {window(30 * D)})"""
-    failures = [
-        f"SELECT count(*), count(DISTINCT error), count(DISTINCT pattern) FROM {f}",
-        f"""SELECT error, count(*) AS n, min(ts) AS first_seen, max(ts) FROM {f} GROUP BY error
-            ORDER BY n DESC, first_seen LIMIT 10""",
-        f"""WITH g AS (SELECT pattern, count(*) AS n, arg_min(error, ts), min(ts) AS first_seen, max(ts) FROM {f} GROUP BY pattern),
-            c AS (SELECT pattern, list(cuj_id ORDER BY n DESC, cuj_id) FROM (SELECT pattern, cuj_id, count(*) AS n FROM {f} GROUP BY ALL) GROUP BY pattern)
-            SELECT * FROM g JOIN c USING (pattern) ORDER BY n DESC, first_seen LIMIT 10""",
-        f"SELECT * FROM (SELECT ts, raw_error, duration_ms, cuj_id FROM {f} ORDER BY ts DESC LIMIT 5) ORDER BY ts",
-    ]
+    def failures_of(w, top):
+        f = f"""(SELECT ts, cuj_id, duration_ms, error AS raw_error, coalesce(nullif(error, ''), 'Unknown error') AS error,
+            coalesce(nullif(error_pattern, ''), 'Unknown error') AS pattern FROM {t['cuj_runs']}
+            WHERE NOT success AND {window(w)})"""
+        return [
+            f"SELECT count(*), count(DISTINCT error), count(DISTINCT pattern) FROM {f}",
+            f"""SELECT error, count(*) AS n, min(ts) AS first_seen, max(ts) FROM {f} GROUP BY error
+                ORDER BY n DESC, first_seen LIMIT {top}""",
+            f"""WITH g AS (SELECT pattern, count(*) AS n, arg_min(error, ts), min(ts) AS first_seen, max(ts) FROM {f} GROUP BY pattern),
+                c AS (SELECT pattern, list(cuj_id ORDER BY n DESC, cuj_id) FROM (SELECT pattern, cuj_id, count(*) AS n FROM {f} GROUP BY ALL) GROUP BY pattern)
+                SELECT * FROM g JOIN c USING (pattern) ORDER BY n DESC, first_seen LIMIT {top}""",
+            f"SELECT * FROM (SELECT ts, raw_error, duration_ms, cuj_id FROM {f} ORDER BY ts DESC LIMIT 5) ORDER BY ts",
+        ]
+
+    # The dashboard's trend chart: daily success rate of the 6 busiest CUJs over 7 days.
+    trends = f"""WITH runs AS (SELECT cuj_id, ({NOW_MS} - epoch_ms(ts) - 1) // {D} AS i, success FROM {t['cuj_runs']}
+        WHERE ts >= {ts(NOW_MS - 7 * D)} AND ts < {ts(NOW_MS)}),
+        busiest AS (SELECT cuj_id FROM runs GROUP BY cuj_id ORDER BY count(*) DESC, cuj_id LIMIT 6),
+        hits AS (SELECT cuj_id, i, count(*) AS total, count(*) FILTER (WHERE success) AS ok FROM runs
+            WHERE cuj_id IN (SELECT cuj_id FROM busiest) GROUP BY ALL)
+        SELECT b.cuj_id, r.range, coalesce(total, 0), coalesce(ok, 0), ok / total FROM busiest AS b
+        CROSS JOIN range(0, 7) AS r LEFT JOIN hits AS h ON h.cuj_id = b.cuj_id AND h.i = r.range
+        ORDER BY b.cuj_id, r.range DESC"""
+
+    # `compare`, as the dashboard's "what changed": 7 days against the 7 before, per group.
+    def compare(table, grp, ms):
+        ev = f"""(SELECT {grp} AS grp, ts, ts >= {ts(NOW_MS - 7 * D)} AS cur, success AS ok, {ms} AS ms,
+            CASE WHEN NOT success THEN coalesce(nullif(error_pattern, ''), 'Unknown error') END AS pattern, error
+            FROM {t[table]} WHERE ts BETWEEN {ts(NOW_MS - 14 * D)} AND {ts(NOW_MS)})"""
+        return [
+            f"""SELECT grp, count(*) FILTER (WHERE cur), count(*) FILTER (WHERE cur AND ok),
+                quantile_disc(ms, 0.5) FILTER (WHERE cur), quantile_disc(ms, 0.95) FILTER (WHERE cur),
+                count(*) FILTER (WHERE NOT cur), count(*) FILTER (WHERE NOT cur AND ok),
+                quantile_disc(ms, 0.5) FILTER (WHERE NOT cur), quantile_disc(ms, 0.95) FILTER (WHERE NOT cur)
+                FROM {ev} GROUP BY grp ORDER BY grp""",
+            f"""SELECT pattern, count(*), arg_min(error, ts), min(ts), max(ts), list(DISTINCT grp ORDER BY grp)
+                FROM {ev} WHERE pattern IS NOT NULL GROUP BY pattern HAVING bool_and(cur) ORDER BY 2 DESC, 1""",
+        ]
+
+    failures = failures_of(30 * D, 10)
     trending = f"""WITH hits AS (SELECT ({NOW_MS} - epoch_ms(ts) - 1) // {H} AS i, count(*) AS total,
         count(*) FILTER (WHERE success) AS ok FROM {t['cuj_runs']}
         WHERE ts >= {ts(NOW_MS - 24 * H)} AND ts < {ts(NOW_MS)} AND cuj_id = 'CUJ-001' GROUP BY 1)
@@ -93,7 +121,8 @@ def duck_queries(root):
         dashboard += [cuj_all(w), cuj_summary(w)]
     for w in (H, D, 7 * D):
         dashboard += skills(w) + [skills_top(w)]
-    dashboard += provider(D) + [highlights]
+    dashboard += provider(D) + [highlights, trends] + failures_of(7 * D, 8)
+    dashboard += compare("cuj_runs", "cuj_id", "duration_ms") + compare("provider_calls", "provider", "latency_ms")
     return {
         "cuj all --window 30d": [cuj_all(30 * D)],
         "skills stats --window 7d": skills(7 * D),
@@ -132,14 +161,14 @@ def wall(cmd):
     return secs, out.stdout
 
 
-def run(obsq, root, src, events, runs):
+def run(obsq, root, src, events, runs, label="30-day store"):
     """Every canned report, obsq vs DuckDB (native CLI and Python) on obsq's Parquet under `root`."""
     base = [obsq, "--root", root]
     queries = duck_queries(root)
     cli = shutil.which("duckdb")
     if cli is None:
         print("\n(no `duckdb` command-line binary: `python3 -m pip install duckdb-cli`; CLI column left out)")
-    print(f"\nreports: {events} events; now = {NOW}; {runs} runs each, alternating; medians")
+    print(f"\nreports, {label}: {events} events; now = {NOW}; {runs} runs each, alternating; medians")
     print(f"{'report':30s} {'obsq':>8s} {'cli':>8s} {'python':>8s} {'(query)':>8s}  obsq/cli  obsq/python  obsq/query")
     rows = []
     for name, args in OBSQ_ARGS.items():
@@ -167,3 +196,24 @@ def run(obsq, root, src, events, runs):
     print(f"\ncuj rate CUJ-001 --window 24h: obsq {mo:.3f} s, Node whole-file ({size / 1e6:.0f} MB) {mn:.3f} s: "
           f"obsq {mn / mo:.1f}x faster")
     return rows
+
+
+# The 24-hour reports of the pruning check.
+DAY_REPORTS = {
+    "provider status --window 24h": OBSQ_ARGS["provider status --window 24h"],
+    "cuj trending CUJ-001": OBSQ_ARGS["cuj trending CUJ-001"],
+    "cuj rate CUJ-001 --window 24h": ["cuj", "rate", "CUJ-001", "--window", "24h"],
+}
+
+
+def pruning(obsq, root_long, root_day, runs):
+    """A 24 h report on a long store against the same report on a store of that one day only."""
+    print(f"\npruning: 24 h reports on {os.path.basename(root_long)} vs {os.path.basename(root_day)} "
+          f"(one day, same density); {runs} runs each, alternating; medians (target <= 1.5x)")
+    for name, args in DAY_REPORTS.items():
+        long_, day = [], []
+        for _ in range(runs):
+            long_.append(wall([obsq, "--root", root_long] + args + ["--now", NOW, "--format", "json"])[0])
+            day.append(wall([obsq, "--root", root_day] + args + ["--now", NOW, "--format", "json"])[0])
+        ml, md = statistics.median(long_), statistics.median(day)
+        print(f"  {name:32s} long {ml:6.3f} s   one day {md:6.3f} s   {ml / md:5.2f}x")
