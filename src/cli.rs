@@ -10,10 +10,14 @@ use crate::render::Format;
 #[derive(Debug, Parser)]
 #[command(name = "obsq", version, about, long_about = None)]
 pub struct Cli {
-    /// Data root (default: $OBSQ_HOME, else the nearest `.obsq` in this directory or a parent,
-    /// as git finds `.git`, else ./.obsq).
-    #[arg(long, global = true, env = "OBSQ_HOME", value_name = "DIR")]
+    /// Data root: a directory or `s3://bucket/prefix` (default: $OBSQ_HOME, else the nearest
+    /// `.obsq` in this directory or a parent, as git finds `.git`, else ./.obsq).
+    #[arg(long, global = true, env = "OBSQ_HOME", value_name = "DIR|URL")]
     pub root: Option<PathBuf>,
+    /// Run queries (reports, `sql`, the REPL) on this Ballista cluster, `df://host:port`
+    /// (started with `obsq cluster scheduler` and `obsq cluster executor`).
+    #[arg(long, global = true, env = "OBSQ_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -151,6 +155,15 @@ pub enum Command {
         after_help = "Example:\n  obsq metrics\n  obsq metrics --out /var/lib/node_exporter/textfile/obsq.prom"
     )]
     Metrics(MetricsArgs),
+    /// Run a process of a Ballista cluster that `--cluster` queries run on.
+    #[command(
+        after_help = "Example (three terminals, on loopback):\n  obsq cluster scheduler --bind 127.0.0.1:50050\n  obsq cluster executor --scheduler 127.0.0.1:50050 --bind 127.0.0.1:50051\n  obsq --cluster df://127.0.0.1:50050 cuj all"
+    )]
+    Cluster {
+        /// Which process.
+        #[command(subcommand)]
+        process: ClusterCmd,
+    },
 }
 
 /// `obsq alerts …`.
@@ -230,6 +243,36 @@ pub struct CompareArgs {
     /// Leave out events not yet ingested.
     #[arg(long)]
     pub no_fresh: bool,
+}
+
+/// `obsq cluster …`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCmd {
+    /// The scheduler: plans queries and hands their tasks to executors (runs until stopped).
+    #[command(after_help = "Example:\n  obsq cluster scheduler --bind 127.0.0.1:50050")]
+    Scheduler {
+        /// Address of its gRPC service, which clients (`--cluster df://…`) and executors use.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        bind: String,
+    },
+    /// An executor: runs tasks and serves their results (runs until stopped).
+    #[command(
+        after_help = "Example:\n  AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… obsq cluster executor --scheduler 127.0.0.1:50050 --bind 127.0.0.1:50051\n\nThe executor opens S3 roots with its own AWS_* variables; a local root is read by path."
+    )]
+    Executor {
+        /// The scheduler's address.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        scheduler: String,
+        /// Address of its Arrow Flight service; its gRPC service takes the next port.
+        #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
+        bind: String,
+        /// Directory for shuffle files (default: a new temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Tasks it runs at once (default: the machine's cores).
+        #[arg(long, value_name = "N")]
+        slots: Option<usize>,
+    },
 }
 
 /// `obsq metrics`.

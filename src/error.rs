@@ -127,6 +127,26 @@ pub enum Error {
         /// Its writer.
         pid: u32,
     },
+    /// An object store that ignores conditional writes has another live writer.
+    #[error(
+        "the object store of {root} ignores conditional writes, so it takes one writer at a time, and another writer ({holder}) holds it for up to {until_s} s more; nothing was written — run again when it has finished, or use a store that honours If-None-Match (AWS S3, MinIO, R2)"
+    )]
+    SingleWriter {
+        /// The data root.
+        root: String,
+        /// Who holds it.
+        holder: String,
+        /// Seconds left on its lease.
+        until_s: u64,
+    },
+    /// A Ballista cluster process failed (`obsq cluster …`).
+    #[error("cluster: cannot {action}: {message}")]
+    Cluster {
+        /// What obsq was doing.
+        action: &'static str,
+        /// Ballista's error.
+        message: String,
+    },
     /// A live data file is missing or damaged.
     #[error(
         "data file {path} is damaged: {problem}; run `obsq repair` to restore its rows from the sources"

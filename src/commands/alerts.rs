@@ -80,7 +80,7 @@ fn check(config: &Config, args: &AlertsCheckArgs) -> Result<u8> {
     }
     let opts = EngineOptions {
         fresh: !args.no_fresh,
-        ..EngineOptions::default()
+        ..config.engine()
     };
     let outcome = rt.block_on(async {
         let ctx = session(&config.layout, &objects, &opts)?;
@@ -209,7 +209,7 @@ fn history(config: &Config, rule: Option<&str>, format: Option<Format>) -> Resul
         format!(" WHERE rule = '{}'", r.replace('\'', "''"))
     });
     let batches = rt.block_on(async {
-        let ctx = session(&config.layout, &objects, &EngineOptions::default())?;
+        let ctx = session(&config.layout, &objects, &config.engine())?;
         let df = ctx
             .sql(&format!("SELECT * FROM system.alerts{filter} ORDER BY at"))
             .await?;

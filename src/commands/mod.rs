@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod backfill;
+pub mod cluster;
 pub mod compact;
 pub mod demo;
 pub mod generate;
@@ -47,10 +48,19 @@ pub fn run(config: &Config, command: Command) -> Result<u8> {
     }
 }
 
-/// A failed query that met a damaged file says which file and what to do, in one line.
+/// A failed query that met a damaged file says which file and what to do, in one line; one
+/// that could not reach its cluster says so.
 fn diagnose(config: &Config, e: Error) -> Error {
+    if let Some(url) = &config.cluster {
+        let text = format!("{e:?}");
+        if text.contains("tcp connect error") || text.contains("ConnectionRefused") {
+            return Error::Usage(format!(
+                "cannot reach the cluster scheduler at {url}: start it with `obsq cluster scheduler --bind HOST:PORT` (and executors), or run without --cluster / OBSQ_CLUSTER"
+            ));
+        }
+    }
     let Ok(rt) = runtime() else { return e };
-    let Ok(objects) = Objects::local(config.layout.root(), rt.handle().clone()) else {
+    let Ok(objects) = Objects::open(&config.layout, rt.handle().clone()) else {
         return e;
     };
     crate::engine::diagnose(&config.layout, &objects, e)
@@ -78,6 +88,7 @@ fn dispatch(config: &Config, command: Command) -> Result<u8> {
         Command::Alerts { action } => alerts::run(config, action),
         Command::Compare(args) => report::compare(config, &args),
         Command::Metrics(args) => metrics::run(config, &args),
+        Command::Cluster { process } => cluster::run(process),
     }
 }
 
@@ -89,10 +100,10 @@ pub fn runtime() -> Result<Runtime> {
         .map_err(|e| Error::io("start", "async runtime", e))
 }
 
-/// The data root's object store (the root is created if missing).
+/// The data root's object store (a local root, or an object-store root's cache, is created if
+/// missing).
 pub fn objects(config: &Config, rt: &Runtime) -> Result<Objects> {
-    config.layout.create()?;
-    Objects::local(config.layout.root(), rt.handle().clone())
+    Objects::open(&config.layout, rt.handle().clone())
 }
 
 /// Prints the completion script for `shell`.

@@ -59,7 +59,7 @@ pub fn run(config: &Config, args: &ReplArgs) -> Result<u8> {
     let now = fixed_now.unwrap_or_else(now_ms);
     let opts = EngineOptions {
         fresh: !args.no_fresh,
-        ..EngineOptions::default()
+        ..config.engine()
     };
     let ctx = rt.block_on(async { session(&config.layout, &objects, &opts) })?;
     register(&ctx, now);

@@ -228,7 +228,7 @@ pub fn dashboard(config: &Config, args: &DashboardArgs) -> Result<u8> {
     let now = parse_now(args.now.as_deref())?;
     let opts = EngineOptions {
         fresh: !args.no_fresh,
-        ..EngineOptions::default()
+        ..config.engine()
     };
     let sections = with_session(config, &opts, |ctx| async move {
         dashboard::dashboard(&ctx, now).await
@@ -307,6 +307,7 @@ fn execute(config: &Config, job: Job) -> Result<u8> {
     let opts = EngineOptions {
         fresh: !args.no_fresh,
         deep_check: deep,
+        ..config.engine()
     };
     let mut sections = with_session(config, &opts, |ctx| {
         let params = params.clone();

@@ -34,8 +34,8 @@ pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
         SourceCmd::Remove { dir } => {
             let dir = absolute(&dir)?;
             let mut writer = Writer::open(&config.layout, &objects)?;
-            let key = dir.to_string_lossy().into_owned();
-            let registered = writer.catalog().source_dirs()?;
+            let key = config.layout.dir_key(&dir);
+            let registered = config.layout.own_dirs(writer.catalog().source_dirs()?);
             if !registered.iter().any(|d| d == &dir) {
                 return Err(Error::Usage(format!(
                     "{} is not a registered source directory (see `obsq source list`)",
@@ -54,7 +54,7 @@ pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
         SourceCmd::List { format } => {
             let catalog = crate::engine::open_index(&config.layout, &objects)?;
             let (ledger, dirs) = match &catalog {
-                Some(c) => (c.sources()?, c.source_dirs()?),
+                Some(c) => (c.sources()?, config.layout.own_dirs(c.source_dirs()?)),
                 None => (Vec::new(), Vec::new()),
             };
             let present: Vec<PathBuf> = dirs.iter().filter(|d| d.is_dir()).cloned().collect();
@@ -122,11 +122,11 @@ pub fn checked_dir(dir: &Path) -> Result<PathBuf> {
 /// Registers source directories in one commit (those registered already are left as they are).
 pub fn register(config: &Config, objects: &Objects, dirs: &[PathBuf]) -> Result<()> {
     let mut writer = Writer::open(&config.layout, objects)?;
-    let known = writer.catalog().source_dirs()?;
+    let known = config.layout.own_dirs(writer.catalog().source_dirs()?);
     let mut rec = Record::new("source", &uuid::Uuid::now_v7().to_string());
     for d in dirs {
         if !known.contains(d) {
-            rec.dirs_add.push(d.to_string_lossy().into_owned());
+            rec.dirs_add.push(config.layout.dir_key(d));
         }
     }
     if !rec.dirs_add.is_empty() {

@@ -21,7 +21,7 @@ pub fn run(config: &Config, args: &SqlArgs) -> Result<u8> {
     let objects = super::objects(config, &rt)?;
     let opts = EngineOptions {
         fresh: !args.no_fresh,
-        ..EngineOptions::default()
+        ..config.engine()
     };
     let batches = rt.block_on(async {
         let ctx = session(&config.layout, &objects, &opts)?;

@@ -78,7 +78,7 @@ fn progress_files(config: &Config) -> Result<Vec<PathBuf>> {
     let rt = super::runtime()?;
     let objects = super::objects(config, &rt)?;
     let dirs = match crate::engine::open_index(&config.layout, &objects)? {
-        Some(c) => c.source_dirs()?,
+        Some(c) => config.layout.own_dirs(c.source_dirs()?),
         None => Vec::new(),
     };
     let dirs: Vec<PathBuf> = dirs.into_iter().filter(|d| d.is_dir()).collect();

@@ -43,7 +43,11 @@ pub fn read_fresh(layout: &Layout, snap: &Snapshot, decode: bool) -> Result<Fres
     let mut fresh = Fresh::default();
     let out = &mut fresh.batches;
     // A registered directory that vanished must not make every query fail.
-    let dirs: Vec<_> = snap.dirs.iter().filter(|d| d.is_dir()).cloned().collect();
+    let dirs: Vec<_> = layout
+        .own_dirs(snap.dirs.clone())
+        .into_iter()
+        .filter(|d| d.is_dir())
+        .collect();
     for src in discover(layout, &dirs)? {
         let key = layout.source_key(&src.path);
         let Ok(meta) = std::fs::metadata(&src.path) else {

@@ -2,6 +2,7 @@
 //! stream table is the catalog's live Parquet files ∪ the fresh tail (JSONL lines past each
 //! source's ledger offset), read from one catalog snapshot so every event counts exactly once.
 
+pub mod cluster;
 pub mod fresh;
 pub mod system;
 pub mod table;
@@ -33,6 +34,8 @@ pub struct EngineOptions {
     pub fresh: bool,
     /// `system.damaged_files` reads every data file's footer, not just its size.
     pub deep_check: bool,
+    /// Run queries on this Ballista cluster (`df://host:port`) instead of in-process.
+    pub cluster: Option<String>,
 }
 
 impl Default for EngineOptions {
@@ -40,16 +43,31 @@ impl Default for EngineOptions {
         EngineOptions {
             fresh: true,
             deep_check: false,
+            cluster: None,
         }
     }
 }
 
-/// Builds the session: the four stream tables, registered with their explicit schemas.
+/// Builds the session: the four stream tables, registered with their explicit schemas. With
+/// `opts.cluster` the same tables and functions run on that Ballista cluster (its executors read
+/// the committed files from the root; fresh rows and `system` tables travel with the plan).
 pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Result<SessionContext> {
-    let config = SessionConfig::new()
-        .with_information_schema(true)
-        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let ctx = SessionContext::new_with_config(config);
+    let partitions = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (ctx, base) = match &opts.cluster {
+        Some(url) => (
+            cluster::client_context(url, partitions)?,
+            cluster::file_base(layout),
+        ),
+        None => {
+            let config = SessionConfig::new()
+                .with_information_schema(true)
+                .with_target_partitions(partitions);
+            (
+                SessionContext::new_with_config(config),
+                table::FileBase::default(),
+            )
+        }
+    };
     udf::register(&ctx);
     let url = ObjectStoreUrl::parse(ROOT_URL)?;
     ctx.register_object_store(url.as_ref(), objects.store());
@@ -77,7 +95,7 @@ pub fn session(layout: &Layout, objects: &Objects, opts: &EngineOptions) -> Resu
             .cloned()
             .collect();
         let batches = fresh.batches.remove(&stream).unwrap_or_default();
-        let table = StreamTable::new(stream, files, batches);
+        let table = StreamTable::with_base(stream, files, batches, base.clone());
         ctx.register_table(stream.table(), Arc::new(table))?;
     }
     Ok(ctx)

@@ -209,6 +209,12 @@ impl TableProvider for LazyTable {
     }
 }
 
+/// The rows of a `system` table, computed now (to ship them to a cluster with the plan);
+/// `None` for any other table.
+pub fn materialize(table: &dyn TableProvider) -> Option<Result<RecordBatch>> {
+    table.downcast_ref::<LazyTable>().map(|t| (t.produce)())
+}
+
 /// Where the system tables read from.
 pub struct SystemSources {
     /// The catalog index file (none before the first commit).

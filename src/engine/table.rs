@@ -42,16 +42,68 @@ pub struct StreamTable {
     stream: Stream,
     files: Vec<FileEntry>,
     fresh: Vec<RecordBatch>,
+    base: FileBase,
+}
+
+/// Where a table's files are: the URL of their object store, and the prefix of their paths in
+/// it. In-process that is the session's root store (`obsq://root/`, no prefix); on a cluster
+/// it is the root's real location (`file:///`, `s3://bucket/`), which every executor can open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileBase {
+    /// The object store's URL, e.g. `s3://bucket/`.
+    pub url: String,
+    /// Prepended to each file's path inside the root, e.g. `prefix/`.
+    pub prefix: String,
+}
+
+impl Default for FileBase {
+    fn default() -> Self {
+        FileBase {
+            url: ROOT_URL.into(),
+            prefix: String::new(),
+        }
+    }
 }
 
 impl StreamTable {
     /// A table over `files` (live Parquet) and `fresh` (table-schema batches).
     pub fn new(stream: Stream, files: Vec<FileEntry>, fresh: Vec<RecordBatch>) -> Self {
+        Self::with_base(stream, files, fresh, FileBase::default())
+    }
+
+    /// The same, with its files at `base`.
+    pub fn with_base(
+        stream: Stream,
+        files: Vec<FileEntry>,
+        fresh: Vec<RecordBatch>,
+        base: FileBase,
+    ) -> Self {
         StreamTable {
             stream,
             files,
             fresh,
+            base,
         }
+    }
+
+    /// The stream.
+    pub fn stream(&self) -> Stream {
+        self.stream
+    }
+
+    /// The live files.
+    pub fn files(&self) -> &[FileEntry] {
+        &self.files
+    }
+
+    /// The fresh rows.
+    pub fn fresh(&self) -> &[RecordBatch] {
+        &self.fresh
+    }
+
+    /// Where the files are.
+    pub fn base(&self) -> &FileBase {
+        &self.base
     }
 
     fn file_groups(&self, files: &[&FileEntry], n: usize) -> Vec<FileGroup> {
@@ -68,7 +120,7 @@ impl StreamTable {
                 .expect("at least one group");
             g.0 += f.bytes;
             g.1.push(
-                PartitionedFile::new(f.path.clone(), f.bytes)
+                PartitionedFile::new(format!("{}{}", self.base.prefix, f.path), f.bytes)
                     .with_partition_values(vec![ScalarValue::Date32(Some(f.day))]),
             );
         }
@@ -192,7 +244,7 @@ impl StreamTable {
                 .build();
             let source = format.file_source(table_schema);
             let groups = self.file_groups(&files, state.config().target_partitions());
-            let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(ROOT_URL)?, source)
+            let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(&self.base.url)?, source)
                 .with_file_groups(groups)
                 .with_projection_indices(Some(projection.clone()))?
                 .with_limit(limit)

@@ -108,8 +108,14 @@ impl EventIdFn {
 }
 
 impl ScalarUDFImpl for EventIdFn {
+    /// One name per stream, so that a plan shipped to a cluster's executors names the right one.
     fn name(&self) -> &str {
-        "event_id"
+        match self.stream {
+            Stream::Skill => "obsq_event_id_skill",
+            Stream::Cuj => "obsq_event_id_cuj",
+            Stream::Progress => "obsq_event_id_progress",
+            Stream::Provider => "obsq_event_id_provider",
+        }
     }
 
     fn signature(&self) -> &Signature {

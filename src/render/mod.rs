@@ -48,6 +48,11 @@ pub(crate) fn out_err(e: std::io::Error) -> Error {
     Error::io("write", "standard output", e)
 }
 
+/// One status line on stderr, for long-running processes (`obsq cluster …`).
+pub fn status(line: &str) {
+    eprintln!("{line}");
+}
+
 /// Writes `batches` in `format`.
 pub fn render(batches: &[RecordBatch], format: Format, out: &mut dyn Write) -> Result<()> {
     match format {

@@ -96,6 +96,11 @@ pub fn lock_timeout() -> Duration {
 pub struct Writer {
     objects: Objects,
     catalog: Catalog,
+    /// What other writers committed since this one opened (its plans were made against the
+    /// log as it was then, and a commit that touches what they touched is refused).
+    others: OthersSince,
+    /// On an object store that ignores conditional writes: this writer's exclusive lease.
+    lease: Option<Lease>,
     _lock: WriterLock,
 }
 
@@ -115,10 +120,17 @@ impl Writer {
     pub fn open(layout: &Layout, objects: &Objects) -> Result<Self> {
         layout.create()?;
         let lock = WriterLock::acquire(layout, lock_timeout())?;
+        let lease = match objects.is_remote() && !honours_create(layout, objects)? {
+            true => Some(Lease::acquire(layout, objects)?),
+            false => None,
+        };
         let catalog = index::open(layout, objects)?;
+        let others = OthersSince::new(catalog.applied()?.0);
         let w = Writer {
             objects: objects.clone(),
             catalog,
+            others,
+            lease,
             _lock: lock,
         };
         // Staging files belong to writers that died: no other writer runs while we hold the lock.
@@ -156,8 +168,20 @@ impl Writer {
         loop {
             index::catch_up(&mut self.catalog, &self.objects)?;
             let (applied, _) = self.catalog.applied()?;
+            // Other writers' commits since this writer opened (many machines, one root).
+            self.others.read_up_to(&self.objects, applied)?;
+            if let Some(e) = self.others.conflict(&rec) {
+                return Err(e);
+            }
             rec.seq = applied + 1;
             rec.at_ms = now_ms();
+            if let Some(lease) = &self.lease {
+                // Alone by the lease, yet a put would overwrite: never create over a record.
+                lease.renew(&self.objects)?;
+                if log::read_record(&self.objects, rec.seq)?.is_some() {
+                    continue;
+                }
+            }
             if log::create_record(&self.objects, &rec)? {
                 break;
             }
@@ -177,6 +201,7 @@ impl Writer {
             f.disarm();
         }
         fault::point("logged");
+        self.others.own.insert(rec.seq);
         self.catalog.apply(&rec)?;
         fault::point("committed");
         if rec.seq.is_multiple_of(CHECKPOINT_EVERY) {
@@ -197,7 +222,10 @@ impl Writer {
     /// Deletes retired files older than `grace_ms` and files no commit record names that are
     /// older than `orphan_grace_ms`. Nothing is deleted while the log is empty: data without a
     /// log is never garbage.
-    pub fn sweep(&self, grace_ms: i64, orphan_grace_ms: i64) -> Result<Swept> {
+    /// The index is caught up first: on a shared root another machine may have just committed
+    /// files this index has not seen.
+    pub fn sweep(&mut self, grace_ms: i64, orphan_grace_ms: i64) -> Result<Swept> {
+        index::catch_up(&mut self.catalog, &self.objects)?;
         let mut swept = Swept::default();
         let now = now_ms();
         let retired = self.catalog.retired_before(now - grace_ms.max(0))?;
@@ -222,8 +250,212 @@ impl Writer {
     }
 }
 
+/// The sources and retired files of other writers' records since a writer opened. A writer's
+/// plans (ledger offsets, files to retire) were made against the log as it was when it opened,
+/// so any later record of another writer that touched the same source or retired the same file
+/// makes its commit a conflict — however many commits of its own came in between.
+struct OthersSince {
+    /// The highest seq read so far.
+    read: u64,
+    /// This writer's own records.
+    own: std::collections::HashSet<u64>,
+    sources: std::collections::HashMap<String, (u64, String, u32)>,
+    retired: std::collections::HashMap<String, (u64, String, u32)>,
+}
+
+impl OthersSince {
+    fn new(opened_at: u64) -> Self {
+        OthersSince {
+            read: opened_at,
+            own: Default::default(),
+            sources: Default::default(),
+            retired: Default::default(),
+        }
+    }
+
+    /// Reads the records after the last one read, up to `seq`.
+    fn read_up_to(&mut self, objects: &Objects, seq: u64) -> Result<()> {
+        while self.read < seq {
+            self.read += 1;
+            if self.own.contains(&self.read) {
+                continue;
+            }
+            let Some(r) = log::read_record(objects, self.read)? else {
+                continue;
+            };
+            let who = (r.seq, r.kind.clone(), r.pid);
+            for l in &r.sources {
+                self.sources
+                    .entry(l.path.clone())
+                    .or_insert_with(|| who.clone());
+            }
+            for f in &r.retire {
+                self.retired.entry(f.clone()).or_insert_with(|| who.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// The conflict of `rec` with another writer's record, if any.
+    fn conflict(&self, rec: &Record) -> Option<Error> {
+        let hit = rec
+            .sources
+            .iter()
+            .find_map(|l| self.sources.get(&l.path))
+            .or_else(|| rec.retire.iter().find_map(|f| self.retired.get(f)))?;
+        Some(Error::Conflict {
+            seq: hit.0,
+            kind: hit.1.clone(),
+            pid: hit.2,
+        })
+    }
+}
+
+/// Whether the object store of `layout` refuses a second conditional create of a key: probed once
+/// per cache ([`Objects::honours_create`]), the answer kept in `conditional-writes`.
+pub fn honours_create(layout: &Layout, objects: &Objects) -> Result<bool> {
+    let file = layout.root().join("conditional-writes");
+    match std::fs::read_to_string(&file).as_deref().map(str::trim) {
+        Ok("yes") => return Ok(true),
+        Ok("no") => return Ok(false),
+        _ => {}
+    }
+    let yes = objects.honours_create()?;
+    if !yes {
+        notice::push(format!(
+            "the object store of {} ignores conditional writes (If-None-Match): it takes one writer at a time",
+            layout.display()
+        ));
+    }
+    let answer = if yes { "yes" } else { "no" };
+    std::fs::write(&file, answer).map_err(|e| Error::io("write", &file, e))?;
+    Ok(yes)
+}
+
+/// How long a writer's lease on a store without conditional writes lasts unless renewed (each
+/// commit renews it).
+const LEASE_MS: i64 = 5 * 60_000;
+
+/// How long a new lease holder waits before it reads its lease back: a writer that read "no
+/// lease" just before ours was written has put its own by then, and one of the two sees the
+/// other's and gives way.
+const LEASE_SETTLE: Duration = Duration::from_millis(1500);
+
+/// The object of the lease.
+const LEASE_PATH: &str = "log/.writer-lease";
+
+/// One writer at a time on an object store that ignores conditional writes (Garage 2.5): without
+/// them two writers could both "create" one log seq and one commit would be lost. Best effort by
+/// design — S3 offers nothing stronger there — so a writer that finds another's live lease is
+/// refused with a message rather than risk it.
+struct Lease {
+    holder: LeaseBody,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct LeaseBody {
+    id: String,
+    host: String,
+    pid: u32,
+    expires_ms: i64,
+}
+
+impl Lease {
+    fn acquire(layout: &Layout, objects: &Objects) -> Result<Self> {
+        let host = layout
+            .remote_root()
+            .map(|r| r.host.clone())
+            .unwrap_or_default();
+        // A lease of a writer on this host that is no longer running (it was killed, or lost
+        // the store before it could give the lease back) is taken over.
+        if let Some(other) = Self::read(objects)?
+            && other.expires_ms > now_ms()
+            && (other.host != host || pid_alive(other.pid))
+        {
+            return Err(Self::refused(layout, &other));
+        }
+        let mine = LeaseBody {
+            id: uuid::Uuid::now_v7().to_string(),
+            host,
+            pid: std::process::id(),
+            expires_ms: now_ms() + LEASE_MS,
+        };
+        Self::write(objects, &mine)?;
+        std::thread::sleep(LEASE_SETTLE);
+        match Self::read(objects)? {
+            Some(b) if b.id == mine.id => Ok(Lease { holder: mine }),
+            Some(other) => Err(Self::refused(layout, &other)),
+            None => Err(Error::Usage(format!(
+                "the writer lease of {} vanished while it was taken; run again",
+                layout.display()
+            ))),
+        }
+    }
+
+    fn refused(layout: &Layout, other: &LeaseBody) -> Error {
+        Error::SingleWriter {
+            root: layout.display(),
+            holder: format!("pid {} on {}", other.pid, other.host),
+            until_s: ((other.expires_ms - now_ms()).max(0) / 1000) as u64,
+        }
+    }
+
+    fn read(objects: &Objects) -> Result<Option<LeaseBody>> {
+        Ok(objects
+            .get_opt(LEASE_PATH)?
+            .and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
+    fn write(objects: &Objects, body: &LeaseBody) -> Result<()> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::Log {
+            path: LEASE_PATH.into(),
+            problem: e.to_string(),
+        })?;
+        objects.put(LEASE_PATH, bytes.into())
+    }
+
+    /// Checks the lease is still this writer's (it may have expired and been taken), and
+    /// extends it.
+    fn renew(&self, objects: &Objects) -> Result<()> {
+        match Self::read(objects)? {
+            Some(b) if b.id == self.holder.id => {}
+            other => {
+                return Err(Error::Usage(format!(
+                    "this writer's lease was taken over{} while it ran (it expires after {} s \
+                     without a commit); nothing more was committed — run again",
+                    other
+                        .map(|o| format!(" by pid {} on {}", o.pid, o.host))
+                        .unwrap_or_default(),
+                    LEASE_MS / 1000
+                )));
+            }
+        }
+        let mut body = self.holder.clone();
+        body.expires_ms = now_ms() + LEASE_MS;
+        Self::write(objects, &body)
+    }
+
+    fn release(&self, objects: &Objects) {
+        if let Ok(Some(b)) = Self::read(objects)
+            && b.id == self.holder.id
+        {
+            let _ = objects.delete(LEASE_PATH);
+        }
+    }
+}
+
+/// Whether a process with this pid runs on this host.
+fn pid_alive(pid: u32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 impl Drop for Writer {
     fn drop(&mut self) {
+        if let Some(lease) = &self.lease {
+            lease.release(&self.objects);
+        }
         // A run that failed may have left staging files; no other writer runs while we hold
         // the lock, so they are ours to remove (a crash leaves them to the next writer).
         if let Ok(list) = self.objects.list("staging") {

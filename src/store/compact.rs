@@ -164,12 +164,15 @@ fn plan(mut files: Vec<FileEntry>, target: u64, min_files: usize) -> Vec<Vec<Fil
 /// Opens a data file for streaming reads of its rows in `schema` (by column name; a column the
 /// file lacks — it was written before the column existed — reads as nulls).
 pub fn open_rows(objects: &Objects, f: &FileEntry, schema: SchemaRef) -> Result<StoredRows> {
-    let local = objects.local_path(&f.path);
     let damaged = |problem: String| Error::Damaged {
         path: f.path.clone(),
         problem,
     };
-    let file = File::open(&local).map_err(|e| damaged(format!("cannot open it ({e})")))?;
+    // A local file that cannot be opened is damaged; an object store that cannot be reached is not.
+    let file = objects.open_file(&f.path).map_err(|e| match e {
+        Error::Io { source, .. } => damaged(format!("cannot open it ({source})")),
+        e => e,
+    })?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
         .map_err(|e| damaged(format!("unreadable ({e})")))?;

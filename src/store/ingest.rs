@@ -129,10 +129,28 @@ impl IngestReport {
 }
 
 /// Runs one ingest over the landing files, the registered source directories and `opts.dirs`.
+/// On an object-store root another machine may commit a source this run read first: the run
+/// then starts again from the ledger, which takes only what is left (at most [`RACE_RETRIES`]).
 pub fn ingest(layout: &Layout, objects: &Objects, opts: &IngestOptions) -> Result<IngestReport> {
-    let mut writer = Writer::open(layout, objects)?;
-    ingest_with(&mut writer, layout, opts)
+    let mut tries = 0;
+    loop {
+        let mut writer = Writer::open(layout, objects)?;
+        match ingest_with(&mut writer, layout, opts) {
+            Err(Error::Conflict { seq, pid, .. })
+                if objects.is_remote() && tries < RACE_RETRIES =>
+            {
+                tries += 1;
+                notice::push(format!(
+                    "another writer (pid {pid}, commit {seq}) committed a source of this run first; ingesting what is left"
+                ));
+            }
+            r => return r,
+        }
+    }
 }
+
+/// How often [`ingest`] starts again after losing a race for a source.
+pub const RACE_RETRIES: usize = 3;
 
 /// [`ingest`] with the writer lock held by the caller.
 pub fn ingest_with(
@@ -141,7 +159,7 @@ pub fn ingest_with(
     opts: &IngestOptions,
 ) -> Result<IngestReport> {
     let started = Instant::now();
-    let mut dirs = writer.catalog().source_dirs()?;
+    let mut dirs = layout.own_dirs(writer.catalog().source_dirs()?);
     dirs.extend(opts.dirs.iter().cloned());
     let (mut sources, missing) = discover_present(layout, &dirs)?;
     sources.extend(opts.files.iter().cloned());

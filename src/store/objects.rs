@@ -1,17 +1,35 @@
-//! Data and quarantine files go through the `object_store` crate, so that a remote data root is
-//! a matter of configuration (DESIGN §8). Today the root is a local directory.
+//! Data, quarantine and log files go through the `object_store` crate (DESIGN §8): a local
+//! directory or an S3 bucket (any S3-compatible server). Staging files are always local — in the
+//! root, or in the machine's cache of an object-store root — and are published by a rename
+//! locally, an upload (multipart when large) remotely.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::prefix::PrefixStore;
+use object_store::{
+    BackoffConfig, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+    WriteMultipart,
+};
 use tokio::runtime::Handle;
 
 use crate::error::{Error, Result};
+
+use super::layout::{Layout, Remote};
+
+/// Objects at least this large are uploaded in parts of this size (S3's minimum part is 5 MiB).
+const PART_BYTES: usize = 8 << 20;
+
+/// How long a failing S3 request is retried, with backoff, by default (`OBSQ_S3_RETRY_TIMEOUT`
+/// overrides): long enough to ride out a server restart, short enough to fail clearly.
+const RETRY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Whether [`Objects::create`] created the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +44,43 @@ pub enum Created {
 #[derive(Clone)]
 pub struct Objects {
     store: Arc<dyn ObjectStore>,
+    /// Where `staging/` objects are: the root itself, or the cache of an object-store root.
+    staging: Arc<dyn ObjectStore>,
     local_root: PathBuf,
+    remote: Option<Remote>,
     rt: Handle,
+}
+
+/// The S3 store of `remote`, configured from the standard `AWS_*` variables. A root without
+/// credentials is refused here: object_store would otherwise probe a cloud metadata endpoint.
+pub fn s3_store(remote: &Remote) -> Result<Arc<dyn ObjectStore>> {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    if !set("AWS_ACCESS_KEY_ID") || !set("AWS_SECRET_ACCESS_KEY") {
+        return Err(Error::Usage(format!(
+            "the data root {} is on S3 but no credentials are set: export AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL, AWS_REGION, AWS_ALLOW_HTTP=true for an \
+             S3-compatible server on http)",
+            remote.url
+        )));
+    }
+    let retry_timeout = std::env::var("OBSQ_S3_RETRY_TIMEOUT")
+        .ok()
+        .and_then(|v| crate::reports::params::parse_duration_ms(&v))
+        .map_or(RETRY_TIMEOUT, |ms| Duration::from_millis(ms.max(0) as u64));
+    let retry = RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 10,
+        retry_timeout,
+    };
+    let s3 = AmazonS3Builder::from_env()
+        .with_bucket_name(&remote.bucket)
+        .with_retry(retry)
+        .build()
+        .map_err(os_err("open", &remote.url))?;
+    Ok(match remote.prefix.is_empty() {
+        true => Arc::new(s3),
+        false => Arc::new(PrefixStore::new(s3, remote.prefix.as_str())),
+    })
 }
 
 fn os_err<'a>(
@@ -44,18 +97,71 @@ fn os_err<'a>(
 impl Objects {
     /// Opens the local data root `root` (which must exist); `rt` runs the store's futures.
     pub fn local(root: &Path, rt: Handle) -> Result<Self> {
-        let store = LocalFileSystem::new_with_prefix(root).map_err(os_err("open", "data root"))?;
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(LocalFileSystem::new_with_prefix(root).map_err(os_err("open", "data root"))?);
         Ok(Objects {
-            store: Arc::new(store),
+            staging: store.clone(),
+            store,
             local_root: root.to_path_buf(),
+            remote: None,
             rt,
         })
     }
 
+    /// Opens the data root of `layout`, local or on an object store (its local directory is
+    /// created if missing).
+    pub fn open(layout: &Layout, rt: Handle) -> Result<Self> {
+        layout.create()?;
+        let Some(remote) = layout.remote_root() else {
+            return Self::local(layout.root(), rt);
+        };
+        let staging = LocalFileSystem::new_with_prefix(layout.root())
+            .map_err(os_err("open", "the root's local cache"))?;
+        Ok(Objects {
+            store: s3_store(remote)?,
+            staging: Arc::new(staging),
+            local_root: layout.root().to_path_buf(),
+            remote: Some(remote.clone()),
+            rt,
+        })
+    }
+
+    /// Whether the root is on an object store.
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// The store that holds `path`: staging objects are local even for an object-store root.
+    fn target(&self, path: &str) -> &Arc<dyn ObjectStore> {
+        match self.remote.is_some() && is_staging(path) {
+            true => &self.staging,
+            false => &self.store,
+        }
+    }
+
+    /// Whether `path` is a file on this machine (so it can be fsynced).
+    fn is_local(&self, path: &str) -> bool {
+        self.remote.is_none() || is_staging(path)
+    }
+
     /// Runs an object-store future to completion from blocking code — also from inside an async
     /// task of the (multi-threaded) runtime, as a query's lazy system table does.
-    fn block<F: std::future::Future>(&self, f: F) -> F::Output {
-        tokio::task::block_in_place(|| self.rt.block_on(f))
+    /// An object-store root's requests run on a runtime of their own, from a helper thread:
+    /// they are also made from inside queries (`system.damaged_files` heads every file), where
+    /// blocking the query's runtime on its own network I/O stalled it.
+    fn block<F>(&self, f: F) -> F::Output
+    where
+        F: std::future::Future + Send,
+        F::Output: Send,
+    {
+        if self.remote.is_none() {
+            return tokio::task::block_in_place(|| self.rt.block_on(f));
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| io_runtime().block_on(f))
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
     }
 
     /// The underlying store, for DataFusion's object-store registry.
@@ -63,7 +169,8 @@ impl Objects {
         self.store.clone()
     }
 
-    /// The local path of an object (for fsync and for readers that want a file path).
+    /// The local path of a `staging/` object (written in place by streaming writers); on a local
+    /// root also of any object.
     pub fn local_path(&self, path: &str) -> PathBuf {
         self.local_root.join(path)
     }
@@ -71,19 +178,29 @@ impl Objects {
     /// Writes a whole object, durably (fsync on a local root).
     pub fn put(&self, path: &str, data: Bytes) -> Result<()> {
         let p = ObjPath::from(path);
-        self.block(self.store.put(&p, PutPayload::from(data)))
+        self.block(self.target(path).put(&p, PutPayload::from(data)))
             .map_err(os_err("put", path))?;
+        if !self.is_local(path) {
+            return Ok(());
+        }
         let local = self.local_path(path);
         let f = std::fs::File::open(&local).map_err(|e| Error::io("open for fsync", &local, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", &local, e))
     }
 
-    /// Moves an object (atomic rename on a local root), then syncs the target directory.
+    /// Moves an object into place: an atomic rename (then a sync of the directory) on a local
+    /// root; on an object store, an upload of the local staging file, in parts when large, then
+    /// its removal. A failed upload leaves nothing at `to`.
     pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        if self.remote.is_some() && is_staging(from) {
+            self.upload(&self.local_path(from), to)?;
+            return self.delete(from);
+        }
         let (f, t) = (ObjPath::from(from), ObjPath::from(to));
         self.block(self.store.rename(&f, &t))
             .map_err(os_err("rename", from))?;
-        if let Some(dir) = self.local_path(to).parent()
+        if self.remote.is_none()
+            && let Some(dir) = self.local_path(to).parent()
             && let Ok(d) = std::fs::File::open(dir)
         {
             d.sync_all()
@@ -92,15 +209,101 @@ impl Objects {
         Ok(())
     }
 
+    /// Uploads the local file `local` to `to`: one PUT when small, else a multipart upload
+    /// (aborted on failure, so no object appears).
+    fn upload(&self, local: &Path, to: &str) -> Result<()> {
+        let mut f = std::fs::File::open(local).map_err(|e| Error::io("open", local, e))?;
+        let len = f.metadata().map_err(|e| Error::io("stat", local, e))?.len();
+        let p = ObjPath::from(to);
+        if len < PART_BYTES as u64 {
+            let mut buf = Vec::with_capacity(len as usize);
+            f.read_to_end(&mut buf)
+                .map_err(|e| Error::io("read", local, e))?;
+            return self
+                .block(self.store.put(&p, PutPayload::from(buf)))
+                .map(|_| ())
+                .map_err(os_err("upload", to));
+        }
+        let upload = self
+            .block(self.store.put_multipart(&p))
+            .map_err(os_err("start the upload of", to))?;
+        let mut w = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut buf = vec![0u8; PART_BYTES];
+        let sent: Result<()> = self.block(async {
+            loop {
+                let n = f.read(&mut buf).map_err(|e| Error::io("read", local, e))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                w.wait_for_capacity(4).await.map_err(os_err("upload", to))?;
+                w.write(&buf[..n]);
+            }
+        });
+        match sent {
+            Ok(()) => self
+                .block(w.finish())
+                .map(|_| ())
+                .map_err(os_err("finish the upload of", to)),
+            Err(e) => {
+                let _ = self.block(w.abort());
+                Err(e)
+            }
+        }
+    }
+
+    /// A local file with the object's bytes, for readers that want a `File`: the object itself
+    /// on a local root, else a download into the cache (unlinked at once: it goes when closed).
+    pub fn open_file(&self, path: &str) -> Result<std::fs::File> {
+        if self.is_local(path) {
+            let local = self.local_path(path);
+            return std::fs::File::open(&local).map_err(|e| Error::io("open", &local, e));
+        }
+        let dir = self.local_root.join("tmp");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        let tmp = dir.join(uuid::Uuid::now_v7().to_string());
+        let mut out = std::fs::OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        let _ = std::fs::remove_file(&tmp);
+        let p = ObjPath::from(path);
+        let copied: Result<()> = self.block(async {
+            let mut stream = self
+                .store
+                .get(&p)
+                .await
+                .map_err(os_err("read", path))?
+                .into_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(os_err("read", path))?;
+                out.write_all(&chunk)
+                    .map_err(|e| Error::io("write", &tmp, e))?;
+            }
+            Ok(())
+        });
+        copied?;
+        use std::io::Seek;
+        out.rewind().map_err(|e| Error::io("rewind", &tmp, e))?;
+        Ok(out)
+    }
+
     /// Creates an object only if none exists at `path` (`link(2)` on a local root, a
     /// conditional create on an object store): the commit log's commit point.
+    /// An object store that ignores conditional writes (see [`Self::honours_create`]) must be
+    /// written by one writer at a time (the commit module's lease).
     pub fn create(&self, path: &str, data: Bytes) -> Result<Created> {
         let p = ObjPath::from(path);
         let opts = PutOptions::from(PutMode::Create);
         match self.block(self.store.put_opts(&p, PutPayload::from(data), opts)) {
             Ok(_) => {}
-            Err(object_store::Error::AlreadyExists { .. }) => return Ok(Created::No),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => return Ok(Created::No),
             Err(e) => return Err(os_err("create", path)(e)),
+        }
+        if self.remote.is_some() {
+            return Ok(Created::Yes);
         }
         let local = self.local_path(path);
         let f = std::fs::File::open(&local).map_err(|e| Error::io("open for fsync", &local, e))?;
@@ -114,10 +317,28 @@ impl Objects {
         Ok(Created::Yes)
     }
 
+    /// Whether the store refuses a second conditional create of one key (S3 servers that ignore
+    /// `If-None-Match: *`, as Garage 2.5 does, overwrite instead). Asked of the store itself,
+    /// with a scratch object under `log/`; a local root always honours it.
+    pub fn honours_create(&self) -> Result<bool> {
+        if self.remote.is_none() {
+            return Ok(true);
+        }
+        let probe = format!("log/.probe-{}", uuid::Uuid::now_v7());
+        let first = self.create(&probe, Bytes::from_static(b"1"))?;
+        let second = self.create(&probe, Bytes::from_static(b"2"));
+        let kept = self.get_opt(&probe);
+        self.delete(&probe)?;
+        Ok(first == Created::Yes
+            && matches!(second?, Created::No)
+            && kept?.as_deref() == Some(&b"1"[..]))
+    }
+
     /// Reads a whole object, `None` when it does not exist.
     pub fn get_opt(&self, path: &str) -> Result<Option<Bytes>> {
         let p = ObjPath::from(path);
-        match self.block(async { self.store.get(&p).await?.bytes().await }) {
+        let store = self.target(path);
+        match self.block(async { store.get(&p).await?.bytes().await }) {
             Ok(b) => Ok(Some(b)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(os_err("read", path)(e)),
@@ -128,6 +349,14 @@ impl Objects {
     /// Answered by the file system directly: it is called from inside queries (the lazy
     /// `system.damaged_files`), where re-entering the runtime for a local stat stalled them.
     pub fn head(&self, path: &str) -> Result<Option<(u64, i64)>> {
+        if !self.is_local(path) {
+            let p = ObjPath::from(path);
+            return match self.block(self.store.head(&p)) {
+                Ok(m) => Ok(Some((m.size, m.last_modified.timestamp_millis()))),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(os_err("stat", path)(e)),
+            };
+        }
         let local = self.local_path(path);
         match std::fs::metadata(&local) {
             Ok(m) => {
@@ -146,13 +375,14 @@ impl Objects {
     /// Reads a whole object.
     pub fn get(&self, path: &str) -> Result<Bytes> {
         let p = ObjPath::from(path);
-        self.block(async { self.store.get(&p).await?.bytes().await })
+        let store = self.target(path);
+        self.block(async { store.get(&p).await?.bytes().await })
             .map_err(os_err("read", path))
     }
 
     /// Deletes an object; a missing one is not an error.
     pub fn delete(&self, path: &str) -> Result<()> {
-        match self.block(self.store.delete(&ObjPath::from(path))) {
+        match self.block(self.target(path).delete(&ObjPath::from(path))) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(os_err("delete", path)(e)),
         }
@@ -162,7 +392,7 @@ impl Objects {
     pub fn list_meta(&self, prefix: &str) -> Result<Vec<(String, u64, i64)>> {
         let p = ObjPath::from(prefix);
         let metas: Vec<_> = self
-            .block(self.store.list(Some(&p)).try_collect())
+            .block(self.target(prefix).list(Some(&p)).try_collect())
             .map_err(os_err("list", prefix))?;
         Ok(metas
             .into_iter()
@@ -184,4 +414,23 @@ impl Objects {
             .map(|(p, size, _)| (p, size))
             .collect())
     }
+}
+
+/// The runtime of object-store requests (see [`Objects::block`]): one per process, so that the
+/// HTTP connections it opens outlive every `Objects` and the sessions that share its store.
+fn io_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("obsq-s3")
+            .enable_all()
+            .build()
+            .expect("start the object-store runtime")
+    })
+}
+
+/// Whether `path` is a staging object (always a local file).
+fn is_staging(path: &str) -> bool {
+    path.starts_with("staging/") || path == "staging"
 }

@@ -162,7 +162,7 @@ impl QuarantineWriter {
 /// Reads every line of a quarantine file (zstd JSONL, or plain JSONL from older releases).
 pub fn read_lines(objects: &Objects, path: &str) -> Result<Vec<QuarantineLine>> {
     let local = objects.local_path(path);
-    let f = File::open(&local).map_err(|e| Error::io("open", &local, e))?;
+    let f = objects.open_file(path)?;
     let reader: Box<dyn BufRead> = if path.ends_with(".zst") {
         Box::new(BufReader::new(
             zstd::Decoder::new(f).map_err(|e| Error::io("decompress", &local, e))?,

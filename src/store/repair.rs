@@ -94,10 +94,12 @@ pub fn check_one(
     let Some((f, true)) = data else {
         return Ok(None);
     };
-    let local = objects.local_path(path);
-    let file = match File::open(&local) {
+    let file = match objects.open_file(path) {
         Ok(file) => file,
-        Err(e) => return Ok(Some(format!("it cannot be opened ({e})"))),
+        Err(Error::Io { source, .. }) => {
+            return Ok(Some(format!("it cannot be opened ({source})")));
+        }
+        Err(e) => return Err(e),
     };
     let meta = match ParquetMetaDataReader::new().parse_and_finish(&file) {
         Ok(m) => m,
@@ -364,7 +366,9 @@ fn restore(
 /// The file holding a source's bytes: the source itself, or — for a compressed backfill input
 /// whose decompressed copy was removed — a fresh copy decompressed from the original.
 fn locate(layout: &Layout, catalog: &Catalog, source: &str) -> Result<Option<PathBuf>> {
-    let p = layout.source_path(source);
+    let Some(p) = layout.source_path(source) else {
+        return Ok(None); // another machine's source (object-store root): not readable here
+    };
     if p.exists() {
         return Ok(Some(p));
     }
