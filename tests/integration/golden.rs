@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use crate::util::{Env, copy_tree, fixture_context};
 
-const NOW: &str = "2026-11-28T09:51:50.000Z";
+pub const NOW: &str = "2026-11-28T09:51:50.000Z";
 
 /// (report = query file, command line, JSON pointer into the output).
-const CASES: &[(&str, &[&str], &str)] = &[
+pub const CASES: &[(&str, &[&str], &str)] = &[
     (
         "skills_query",
         &["skills", "query", "--agent", "developer", "--limit", "5"],
@@ -144,12 +144,19 @@ fn reports_match_their_golden_files() {
     let ctx = env.path("project/.claude/context");
     copy_tree(&fixture_context(), &ctx);
     env.run_ok(&["ingest", "--source", ctx.to_str().unwrap()], 0);
+    let failures = check(&|args| env.run_ok(args, 0));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs every golden case through `run` (which asserts success) and returns the differences
+/// from the golden files (`OBSQ_BLESS=1` rewrites them instead).
+pub fn check(run: &dyn Fn(&[&str]) -> std::process::Output) -> Vec<String> {
     let bless = std::env::var_os("OBSQ_BLESS").is_some();
     let mut failures = Vec::new();
     for (name, args, pointer) in CASES {
         let mut all = args.to_vec();
         all.extend(["--now", NOW, "--format", "json"]);
-        let out = env.run_ok(&all, 0);
+        let out = run(&all);
         let value: Value = serde_json::from_slice(&out.stdout).unwrap();
         let value = value.pointer(pointer).cloned().unwrap_or(Value::Null);
         let text = serde_json::to_string_pretty(&value).unwrap() + "\n";
@@ -169,5 +176,5 @@ fn reports_match_their_golden_files() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    failures
 }

@@ -2,6 +2,7 @@
 
 mod backfill;
 mod bad_input;
+mod cluster;
 mod compact;
 mod concurrency;
 mod crash;
@@ -13,6 +14,8 @@ mod monitor;
 mod record;
 mod repl;
 mod reports;
+mod s3;
 mod secrets;
+mod servers;
 mod terminal;
 mod util;
