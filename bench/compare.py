@@ -15,6 +15,8 @@ bench/compare.sh). Every measurement is a fresh process, alternating A B A B; me
 4. growth: `obsq ingest` of 1M, 10M and 30M events (all four streams, one shape): time per
    event against linear.
 5. the cost of one `obsq record` process.
+6. cluster and s3 (bench/distributed.py): reports in-process vs on a loopback Ballista cluster,
+   and ingest into a local root vs an S3 root on a loopback Garage server.
 """
 
 import argparse
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import time
 
+import distributed
 import reports
 
 
@@ -164,7 +167,7 @@ def main():
                     help="the dataset shapes of the ingest comparison (default: all)")
     ap.add_argument("--growth", default="1000000,10000000,30000000",
                     help="dataset sizes of the growth part (events, comma-separated)")
-    ap.add_argument("--only", choices=["ingest", "backfill", "reports", "growth", "record"],
+    ap.add_argument("--only", choices=["ingest", "backfill", "reports", "growth", "record", "cluster", "s3"],
                     help="run one part (reports reuse the backfilled store when present)")
     a = ap.parse_args()
     obsq = os.path.abspath(a.obsq)
@@ -178,7 +181,7 @@ def main():
         rows = [ingest(obsq, work, dataset(obsq, work, a.events, sh), a.runs, sh) for sh in shapes]
         shape_table(rows)
     root = os.path.join(work, f"store-{a.events}")
-    if part in (None, "backfill") or (part == "reports" and not os.path.exists(os.path.join(root, "catalog.sqlite"))):
+    if part in (None, "backfill") or (part in ("reports", "cluster") and not os.path.exists(os.path.join(root, "catalog.sqlite"))):
         root = backfill(obsq, work, src, a.events)
     if part in (None, "backfill"):
         # Another shape, 5 % bad lines, at least 2.5 GB: the memory bound holds on it too.
@@ -202,6 +205,13 @@ def main():
         growth(obsq, work, [int(x) for x in a.growth.split(",")], "tools")
     if part in (None, "record"):
         record(obsq, work, a.record_calls)
+    if part in (None, "cluster"):
+        distributed.cluster(obsq, root, max(a.runs, 5))
+    if part in (None, "s3"):
+        skill = os.path.join(work, "skill-only-tools")
+        if not os.path.isdir(os.path.join(skill, "logs")):
+            ingest(obsq, work, src, 1, "tools")
+        distributed.s3(obsq, work, skill, a.runs)
 
 
 if __name__ == "__main__":

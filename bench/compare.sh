@@ -4,9 +4,9 @@
 # size; a table per shape), a backfill of the
 # whole dataset and of a dirty one of another shape (peak RSS), every canned report on the same
 # Parquet (30 and 90 days, and a 24 h report pruned), ingest growth (1M, 10M, 30M events), and
-# one `obsq record` process.
+# one `obsq record` process; reports on a loopback Ballista cluster and ingest into an S3 root.
 # Usage: bench/compare.sh [--events 10000000] [--runs 3] [--work DIR]
-#                         [--only ingest|backfill|reports|growth|record] [--shape NAME|all]
+#                         [--only ingest|backfill|reports|growth|record|cluster|s3] [--shape NAME|all]
 # Installs DuckDB's Python package and native CLI if missing; builds obsq in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
