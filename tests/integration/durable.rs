@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::util::{Env, copy_tree, count_lines, files_with_suffix, fixture_context};
+use crate::util::{Env, copy_tree, files_with_suffix, fixture_context, lines_per_table};
 
 const NOW: &str = "2026-11-28T09:51:50.000Z";
 
@@ -163,26 +163,6 @@ fn generate(env: &Env, dir: &str, rows: u32, seed: u32) -> std::path::PathBuf {
     out
 }
 
-/// Lines per table in the generated source folders under `dirs`.
-fn expected(dirs: &[&Path]) -> Vec<u64> {
-    let prefixes = [
-        "skill-invocations-",
-        "cuj-metrics",
-        "progress",
-        "provider-health",
-    ];
-    prefixes
-        .iter()
-        .map(|pre| {
-            dirs.iter()
-                .flat_map(|d| files_with_suffix(d, ".jsonl"))
-                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(pre))
-                .map(|p| count_lines(&p))
-                .sum()
-        })
-        .collect()
-}
-
 fn counts(env: &Env) -> Vec<u64> {
     TABLES.iter().map(|t| env.count(t, false)).collect()
 }
@@ -198,7 +178,7 @@ fn damaged_files_are_named_and_repaired_from_the_sources() {
     env.run_ok(&["ingest", "--compact-after", "0"], 0);
     // Two ingests, then a compaction: repair must follow a merged file back to its sources.
     env.run_ok(&["compact", "--stream", "cuj"], 0);
-    let want = expected(&[&a, &b]);
+    let want = lines_per_table(&[&a, &b]);
     assert_eq!(counts(&env), want);
     let live = env.csv_rows(
         "SELECT path, rows FROM system.files WHERE kind = 'data' AND state = 'live' ORDER BY stream, path",
@@ -302,7 +282,7 @@ fn a_full_disk_commits_nothing_and_leaves_nothing() {
     assert!(data_files(&env).is_empty(), "{:?}", data_files(&env));
     assert!(files_with_suffix(&env.root().join("staging"), "").is_empty());
     env.run_ok(&["ingest"], 0);
-    assert_eq!(counts(&env), expected(&[&a]));
+    assert_eq!(counts(&env), lines_per_table(&[&a]));
 }
 
 #[test]
@@ -381,7 +361,7 @@ fn a_real_full_disk_where_tests_may_mount_one() {
         })
         .collect();
     let _ = std::process::Command::new("umount").arg(&mnt).status();
-    assert_eq!(got, expected(&[&a]));
+    assert_eq!(got, lines_per_table(&[&a]));
 }
 
 #[test]
@@ -402,7 +382,7 @@ fn missing_sources_make_a_partial_run_and_can_be_removed() {
     assert!(stderr(&out).contains("is missing"), "{}", stderr(&out));
     assert_eq!(
         counts(&env),
-        expected(&[&a]),
+        lines_per_table(&[&a]),
         "the other source was ingested"
     );
     // Queries still work, and say nothing about it.
@@ -424,8 +404,8 @@ fn missing_sources_make_a_partial_run_and_can_be_removed() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("disappeared"), "{}", stderr(&out));
-    let mut want = expected(&[&a]);
-    let more = expected(&[&c]);
+    let mut want = lines_per_table(&[&a]);
+    let more = lines_per_table(&[&c]);
     for i in 0..4 {
         want[i] += more[i];
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::golden;
 use crate::servers::{Kind, Machine, S3};
-use crate::util::{Env, copy_tree, count_lines, files_with_suffix, fixture_context};
+use crate::util::{Env, copy_tree, fixture_context, lines_per_table};
 
 const TABLES: [&str; 4] = [
     "skill_invocations",
@@ -21,25 +21,24 @@ fn counts(m: &Machine) -> Vec<u64> {
     TABLES.iter().map(|t| m.count(t)).collect()
 }
 
-/// Lines of the generated sources in `dir` whose names start with one of the streams' file
-/// prefixes, per table in [`TABLES`] order.
+/// Lines of the generated sources in `dir` per table, in [`TABLES`] order.
 fn expected(dir: &Path) -> Vec<u64> {
-    let prefixes = [
-        "skill-invocations-",
-        "cuj-metrics",
-        "progress",
-        "provider-health",
-    ];
-    prefixes
-        .iter()
-        .map(|p| {
-            files_with_suffix(dir, ".jsonl")
-                .iter()
-                .filter(|f| f.file_name().unwrap().to_string_lossy().starts_with(p))
-                .map(|f| count_lines(f))
-                .sum()
-        })
-        .collect()
+    lines_per_table(&[dir])
+}
+
+/// `obsq ingest --source dir` on machine `m`, in the background.
+fn spawn_ingest(m: &Machine, dir: &Path) -> Child {
+    m.cmd(&[
+        "ingest",
+        "--source",
+        dir.to_str().unwrap(),
+        "--memory-mb",
+        "2",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap()
 }
 
 fn generate(dir: &Path, rows: u32, seed: usize) {
@@ -242,19 +241,7 @@ fn four_machines_ingest_into_one_s3_root_at_once_and_two_race_on_one_source() {
     let children: Vec<Child> = machines
         .iter()
         .zip(&dirs)
-        .map(|(m, d)| {
-            m.cmd(&[
-                "ingest",
-                "--source",
-                d.to_str().unwrap(),
-                "--memory-mb",
-                "2",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-        })
+        .map(|(m, d)| spawn_ingest(m, d))
         .collect();
     for mut c in children {
         let (code, err) = ingest_output(&mut c);
@@ -274,20 +261,7 @@ fn four_machines_ingest_into_one_s3_root_at_once_and_two_race_on_one_source() {
     let race = work.path().join("race");
     generate(&race, 5_000, 9);
     let racers: Vec<Child> = (0..2)
-        .map(|_| {
-            Machine::new(&s3, "race")
-                .cmd(&[
-                    "ingest",
-                    "--source",
-                    race.to_str().unwrap(),
-                    "--memory-mb",
-                    "2",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn_ingest(&Machine::new(&s3, "race"), &race))
         .collect();
     for mut c in racers {
         let (code, err) = ingest_output(&mut c);

@@ -268,16 +268,11 @@ impl<'a> Machine<'a> {
 
     /// Runs obsq and asserts the exit code.
     pub fn run_ok(&self, args: &[&str], code: i32) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "obsq --root {} {args:?}\nstdout: {}\nstderr: {}",
-            self.url,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        crate::util::expect_code(
+            self.run(args),
+            code,
+            &format!("obsq --root {} {args:?}", self.url),
+        )
     }
 
     /// Row count of a table, committed rows only.

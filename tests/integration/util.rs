@@ -42,15 +42,7 @@ impl Env {
 
     /// Runs obsq and asserts the exit code.
     pub fn run_ok(&self, args: &[&str], code: i32) -> Output {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "obsq {args:?}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        expect_code(self.run(args), code, &format!("obsq {args:?}"))
     }
 
     /// One-column, one-row query result as text.
@@ -169,4 +161,36 @@ impl Env {
             0,
         );
     }
+}
+
+/// Lines per table in the generated source folders under `dirs`.
+pub fn lines_per_table(dirs: &[&Path]) -> Vec<u64> {
+    let prefixes = [
+        "skill-invocations-",
+        "cuj-metrics",
+        "progress",
+        "provider-health",
+    ];
+    prefixes
+        .iter()
+        .map(|pre| {
+            dirs.iter()
+                .flat_map(|d| files_with_suffix(d, ".jsonl"))
+                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(pre))
+                .map(|p| count_lines(&p))
+                .sum()
+        })
+        .collect()
+}
+
+/// Asserts a finished command's exit code, showing `what` and its output otherwise.
+pub fn expect_code(out: Output, code: i32, what: &str) -> Output {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
