@@ -26,5 +26,7 @@ if [ -n "$missing$lean" ]; then
   [ -z "$lean" ] || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $lean >/dev/null
 fi
 # Garage 2.5.0 with only what a single test node needs (SQLite metadata, bundled C libraries).
+# Unoptimised (`--debug`): the tests move a few MB through it, and an optimised build takes
+# ~13 min on 2 cores.
 [ -x "$HOME/.cargo/bin/garage" ] || command -v garage >/dev/null ||
-  cargo install --quiet --locked garage --version 2.5.0 --no-default-features --features bundled-libs,sqlite
+  cargo install --quiet --locked --debug garage --version 2.5.0 --no-default-features --features bundled-libs,sqlite
