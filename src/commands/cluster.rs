@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 
 /// Runs a cluster process until it is stopped.
 pub fn run(process: ClusterCmd) -> Result<u8> {
+    // A cluster process is a daemon: its log on standard error is where Ballista says why a job,
+    // stage or task failed. `RUST_LOG` chooses the level (e.g. `RUST_LOG=info`); warnings by default.
+    crate::render::log::install();
     let rt = super::runtime()?;
     match process {
         ClusterCmd::Scheduler { bind } => rt.block_on(scheduler(&bind))?,

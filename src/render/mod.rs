@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod html;
+pub mod log;
 pub mod report;
 
 use std::io::Write;
