@@ -1,6 +1,6 @@
-//! `--cluster`: obsq's own scheduler and two executors on 127.0.0.1 answer every canned report
-//! and a set of ad-hoc queries exactly as the in-process engine does, on a local root and on an
-//! S3 root, fresh (un-ingested) events included.
+//! `--cluster`: obsq's own scheduler and two executors on 127.0.0.1 answer every canned report,
+//! `alerts check`, `metrics`, the REPL and a set of ad-hoc queries exactly as the in-process
+//! engine does, on a local root and on an S3 root, fresh (un-ingested) events included.
 
 use serde_json::Value;
 
@@ -34,27 +34,58 @@ const QUERIES: &[&str] = &[
          ON c.cuj_id = r.cuj_id ORDER BY r.cuj_id",
 ];
 
-/// The commands whose jobs do not finish on the cluster yet: `dashboard` and `doctor` wait for
-/// ever on a job (every one of their sections, run alone through `sql --cluster`, answers; the
-/// cause is not found yet). Left out here, so that this test guards everything else.
-const NOT_YET: &[&str] = &["dashboard", "doctor"];
-
-/// Every golden case's JSON and every ad-hoc query's CSV, through `run`.
-fn answers(run: &dyn Fn(&[&str]) -> std::process::Output) -> Vec<(String, String)> {
+/// Every golden case's JSON, every ad-hoc query's CSV, the alert evaluation's JSON and the
+/// metrics (as JSON of name and labels → value), through `run` (arguments, expected exit code).
+fn answers(run: &dyn Fn(&[&str], i32) -> std::process::Output) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (name, args, pointer) in CASES.iter().filter(|c| !NOT_YET.contains(&c.1[0])) {
+    for (name, args, pointer) in CASES {
         let mut all = args.to_vec();
         all.extend(["--now", NOW, "--format", "json"]);
-        let o = run(&all);
+        let o = run(&all, 0);
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         let v = v.pointer(pointer).cloned().unwrap_or(Value::Null);
         out.push((name.to_string(), serde_json::to_string_pretty(&v).unwrap()));
     }
     for q in QUERIES {
-        let o = run(&["sql", q, "--format", "csv"]);
+        let o = run(&["sql", q, "--format", "csv"], 0);
         out.push((q.to_string(), String::from_utf8(o.stdout).unwrap()));
     }
+    // The built-in rules: one CUJ of the fixtures fires (exit 1).
+    let o = run(
+        &[
+            "alerts",
+            "check",
+            "--dry-run",
+            "--now",
+            NOW,
+            "--format",
+            "json",
+        ],
+        1,
+    );
+    out.push(("alerts".into(), String::from_utf8(o.stdout).unwrap()));
+    let o = run(&["metrics", "--now", NOW, "--window", "24h"], 0);
+    out.push((
+        "metrics".into(),
+        metrics_json(&String::from_utf8(o.stdout).unwrap()),
+    ));
     out
+}
+
+/// Prometheus text as a JSON object of `name{labels}` → value, so that float sums compare to
+/// 1e-12 (their last bit depends on the order the files are read in).
+fn metrics_json(text: &str) -> String {
+    let samples: serde_json::Map<String, Value> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').expect("`series value`");
+            let v: f64 = value.parse().expect("a number");
+            (series.to_string(), serde_json::json!(v))
+        })
+        .collect();
+    assert!(!samples.is_empty(), "no samples in:\n{text}");
+    Value::Object(samples).to_string()
 }
 
 fn assert_same(local: &[(String, String)], cluster: &[(String, String)], what: &str) {
@@ -98,24 +129,47 @@ fn every_report_and_query_on_the_cluster_answers_as_in_process() {
         ],
         0,
     );
-    let local = answers(&|args| env.run_ok(args, 0));
-    let on_cluster = answers(&|args| {
+    let local = answers(&|args, code| env.run_ok(args, code));
+    let on_cluster = answers(&|args, code| {
         let mut all = vec!["--cluster", cluster.url.as_str()];
         all.extend_from_slice(args);
-        env.run_ok(&all, 0)
+        env.run_ok(&all, code)
     });
     assert_same(&local, &on_cluster, "local root");
+    // The REPL: the same statements print the same output.
+    let script = "SELECT count(*) AS n FROM cuj_runs;\n\\d cuj_runs\n\
+                  SELECT cuj_id, count(*) AS runs FROM cuj_runs GROUP BY cuj_id ORDER BY runs DESC, cuj_id;\n\
+                  SELECT total, successful FROM cuj_rate('all', 'CUJ-005')";
+    let repl = |cluster_args: &[&str]| {
+        let mut args = cluster_args.to_vec();
+        args.push("repl");
+        let o = env.run_with_stdin(&args, script);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let in_process = repl(&[]);
+    assert!(in_process.contains("total,successful\n"), "{in_process}");
+    assert_eq!(
+        in_process,
+        repl(&["--cluster", cluster.url.as_str()]),
+        "the REPL"
+    );
 
     // An S3 root: the executors open the bucket with the same variables.
     let m = Machine::new(&s3, "cluster/store");
     let ctx2 = env.path("second/.claude/context");
     copy_tree(&fixture_context(), &ctx2);
     m.run_ok(&["ingest", "--source", ctx2.to_str().unwrap()], 0);
-    let in_process = answers(&|args| m.run_ok(args, 0));
-    let on_cluster = answers(&|args| {
+    let in_process = answers(&|args, code| m.run_ok(args, code));
+    let on_cluster = answers(&|args, code| {
         let mut all = vec!["--cluster", cluster.url.as_str()];
         all.extend_from_slice(args);
-        m.run_ok(&all, 0)
+        m.run_ok(&all, code)
     });
     assert_same(&in_process, &on_cluster, "S3 root");
     // And they are the golden answers (the in-process S3 answers are checked against the golden
