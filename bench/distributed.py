@@ -4,7 +4,10 @@ cluster: every canned report on the backfilled store, in-process against `--clus
          scheduler and two executors started from obsq's own binary (`obsq cluster …`): the
          overhead per query of planning, shipping and gathering through Ballista.
 s3:      `obsq ingest` of the skill stream into a local root against an S3 root on a Garage
-         server on 127.0.0.1 (installed by tests/setup.sh): throughput through the object store.
+         server on 127.0.0.1: throughput through the object store. tests/setup.sh installs an
+         unoptimised Garage (enough for the tests); for throughput figures point `GARAGE` at an
+         optimised one (`cargo install --root DIR garage --version 2.5.0 --no-default-features
+         --features bundled-libs,sqlite`).
 """
 
 import os
@@ -92,6 +95,9 @@ def cluster(obsq, root, runs):
 
 
 def garage_binary():
+    """`$GARAGE`, else the one tests/setup.sh installs (an unoptimised build, for the tests)."""
+    if os.environ.get("GARAGE"):
+        return os.environ["GARAGE"]
     path = os.path.expanduser("~/.cargo/bin/garage")
     return path if os.path.exists(path) else shutil.which("garage")
 
@@ -125,7 +131,7 @@ def s3(obsq, work, skill_src, runs):
         time.sleep(1)
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(skill_src) for f in fs)
         print(f"\ningest of {size / 1e9:.2f} GB (skill stream) into a local root vs an S3 root "
-              f"(Garage on 127.0.0.1, same disk); {runs} runs each, alternating; medians")
+              f"(Garage on 127.0.0.1, same disk: {garage}); {runs} runs each, alternating; medians")
         lo, s3t = [], []
         for i in range(runs):
             root = os.path.join(work, "s3bench-local")
