@@ -107,8 +107,6 @@ pub struct Writer {
 /// What [`Writer::sweep`] removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Swept {
-    /// Staging files of writers that died.
-    pub staging: u64,
     /// Retired files past the query grace period.
     pub retired: u64,
     /// Files no record names, older than the orphan grace period.
@@ -134,9 +132,7 @@ impl Writer {
             _lock: lock,
         };
         // Staging files belong to writers that died: no other writer runs while we hold the lock.
-        for (path, _) in w.objects.list("staging")? {
-            w.objects.delete(&path)?;
-        }
+        w.objects.clear_staging()?;
         Ok(w)
     }
 
@@ -238,13 +234,19 @@ impl Writer {
             return Ok(swept);
         }
         let known = self.catalog.known_paths()?;
+        let before = now - orphan_grace_ms.max(0);
         for prefix in ["data", "quarantine"] {
             for (path, _, modified) in self.objects.list_meta(prefix)? {
-                if !known.contains(&path) && modified <= now - orphan_grace_ms.max(0) {
+                if !known.contains(&path) && modified <= before {
                     self.objects.delete(&path)?;
                     swept.orphans += 1;
                 }
             }
+        }
+        // Half-written files of killed writers, which no listing shows (the log's included:
+        // a record is created from one, so a name with `#N` is never a record).
+        for prefix in ["data", "quarantine", log::LOG_DIR] {
+            swept.orphans += self.objects.sweep_temp_files(prefix, before)?;
         }
         Ok(swept)
     }
@@ -458,11 +460,7 @@ impl Drop for Writer {
         }
         // A run that failed may have left staging files; no other writer runs while we hold
         // the lock, so they are ours to remove (a crash leaves them to the next writer).
-        if let Ok(list) = self.objects.list("staging") {
-            for (path, _) in list {
-                let _ = self.objects.delete(&path);
-            }
-        }
+        let _ = self.objects.clear_staging();
     }
 }
 

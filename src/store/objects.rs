@@ -406,6 +406,66 @@ impl Objects {
             .collect())
     }
 
+    /// Removes every file in `staging/`, the temporary files (`name#N`) of an interrupted local
+    /// put among them: object_store's listing never shows those names, so deleting what
+    /// [`Self::list`] shows left them behind. Staging is always on this machine.
+    pub fn clear_staging(&self) -> Result<u64> {
+        let dir = self.local_path("staging");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io("list", &dir, e)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let path = entry.map_err(|e| Error::io("list", &dir, e))?.path();
+            if path.is_file() && remove_file(&path)? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// On a local root, deletes the temporary files (`name#N`) that interrupted writes left
+    /// under `prefix` and that were last modified at or before `before_ms`; returns how many.
+    /// object_store writes a local object to such a file and renames it into place, and its
+    /// listing hides them, so no listing-based sweep sees them. An object store leaves none.
+    pub fn sweep_temp_files(&self, prefix: &str, before_ms: i64) -> Result<u64> {
+        if self.remote.is_some() {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        let mut dirs = vec![self.local_path(prefix)];
+        while let Some(dir) = dirs.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("list", &dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
+                let path = entry.path();
+                let meta = entry.metadata().map_err(|e| Error::io("stat", &path, e))?;
+                if meta.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(i64::MAX, |d| d.as_millis() as i64);
+                let temp = path
+                    .file_name()
+                    .is_some_and(|n| is_temp_name(&n.to_string_lossy()));
+                if temp && modified <= before_ms && remove_file(&path)? {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Lists every object under `prefix` as `(path, size)`.
     pub fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
         Ok(self
@@ -428,6 +488,21 @@ fn io_runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("start the object-store runtime")
     })
+}
+
+/// Whether a file name is one of object_store's local temporary files: `name#N`, N all digits.
+fn is_temp_name(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Removes a local file; whether it was there.
+fn remove_file(path: &Path) -> Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("delete", path, e)),
+    }
 }
 
 /// Whether `path` is a staging object (always a local file).

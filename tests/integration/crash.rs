@@ -293,3 +293,42 @@ fn repair_killed_at_ten_points_restores_exactly() {
     assert_exact(&env, "killed repairs and one clean run");
     assert_no_orphans(&env);
 }
+
+/// A writer killed inside a local put leaves object_store's temporary file (`name#N`), which
+/// the store's listing never shows: the clean-up finds such files on disk — at once in staging,
+/// after the orphan grace period in data/, quarantine/ and log/ — and touches nothing else.
+#[test]
+fn half_written_temporary_files_of_a_killed_writer_are_swept() {
+    let env = Env::new();
+    let src = env.path("src");
+    generate(&env, &src, 2000, 7);
+    env.run_ok(&["backfill", src.to_str().unwrap()], 0);
+    let live = files_with_suffix(&env.root().join("data"), ".parquet");
+    let partition = live[0].parent().unwrap().to_path_buf();
+    let planted = [
+        env.root().join("staging/0190-part-1.parquet#1"),
+        partition.join("part-x.parquet#3"),
+        env.root().join("quarantine/q.jsonl.zst#12"),
+        env.root().join("log/00000002.json#1"),
+    ];
+    for p in &planted {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"half").unwrap();
+    }
+    // Within the orphan grace period only staging (a dead writer's) is cleared.
+    env.run_ok(&["compact"], 0);
+    assert!(!planted[0].exists(), "staging temp file kept");
+    for p in &planted[1..] {
+        assert!(
+            p.exists(),
+            "{} removed inside the grace period",
+            p.display()
+        );
+    }
+    env.run_ok(&["compact", "--grace", "0s", "--orphan-grace", "0s"], 0);
+    for p in &planted {
+        assert!(!p.exists(), "{} left after the grace period", p.display());
+    }
+    assert_no_orphans(&env);
+    assert_exact(&env, "the temporary-file sweep");
+}
