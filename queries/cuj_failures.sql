@@ -3,7 +3,7 @@
 --   error_pattern (count, share, example, first/last seen, CUJs affected), and the most recent
 --   failures, newest last. A missing or empty message reads "Unknown error".
 -- params: $start, $end (window, both ends inclusive), $cuj (CUJ id or NULL), $top (groups shown)
--- view: f
+-- view: f hold
 SELECT
   ts,
   cuj_id,

@@ -173,6 +173,17 @@ pub async fn plan_user_sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame>
         })
 }
 
+/// Whether `ctx` plans its queries for a Ballista cluster (whose executors can read only the
+/// tables obsq's codec carries, not tables held in this process's memory).
+pub fn is_cluster(ctx: &SessionContext) -> bool {
+    ctx.state()
+        .config()
+        .options()
+        .extensions
+        .get::<ballista_core::config::BallistaConfig>()
+        .is_some()
+}
+
 /// Runs one statement of user SQL under [`read_only`] rules.
 pub async fn run_user_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     Ok(plan_user_sql(ctx, sql).await?.collect().await?)

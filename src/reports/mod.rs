@@ -7,7 +7,10 @@ pub mod params;
 pub mod query_file;
 pub mod table_fn;
 
+use std::sync::Arc;
+
 use arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use crate::error::{Error, Result};
@@ -177,8 +180,47 @@ pub async fn run(ctx: &SessionContext, report: Report, params: &Params) -> Resul
     Ok(out)
 }
 
+/// The most memory (MiB) a view may take to be computed once for all the sections that read
+/// it; a larger one is left inlined (read again by each section, in bounded memory).
+/// `OBSQ_VIEW_MEMORY_MB` overrides it; `0` inlines every view.
+const VIEW_MEMORY_MB: usize = 256;
+
+/// [`VIEW_MEMORY_MB`] or `OBSQ_VIEW_MEMORY_MB`, in bytes.
+fn view_memory_bytes() -> Result<usize> {
+    match std::env::var("OBSQ_VIEW_MEMORY_MB") {
+        Err(_) => Ok(VIEW_MEMORY_MB << 20),
+        Ok(v) if v.trim().is_empty() => Ok(VIEW_MEMORY_MB << 20),
+        Ok(v) => v.trim().parse::<usize>().map(|mb| mb << 20).map_err(|_| {
+            Error::Usage(format!(
+                "OBSQ_VIEW_MEMORY_MB={v:?} is not a whole number of MiB (e.g. 256; 0 computes \
+                 report views again for each section)"
+            ))
+        }),
+    }
+}
+
 async fn run_file(ctx: &SessionContext, report: Report, params: &Params) -> Result<Vec<Section>> {
-    let file = report.query()?;
+    let mut file = report.query()?;
+    let mut held = HeldViews {
+        ctx,
+        names: Vec::new(),
+    };
+    // A view marked `hold` is computed once, into memory (DuckDB does the same with a CTE read
+    // twice): `cuj failures` read its view seven times, each a scan of the window. Not on a
+    // cluster: its executors cannot read this process's memory.
+    let limit = view_memory_bytes()?;
+    if limit > 0 && !crate::engine::is_cluster(ctx) {
+        for (name, sql) in file.views.clone() {
+            if !file.held.contains(&name) {
+                continue;
+            }
+            let sql = params.bind(&sql)?;
+            if let Some(table) = hold_view(ctx, report, &name, &sql, limit).await? {
+                file = file.with_view(&name, format!("SELECT * FROM {table}"));
+                held.names.push(table);
+            }
+        }
+    }
     let jobs = file.sections.iter().map(|spec| async {
         let sql = params.bind(&file.statement(spec))?;
         let fail = |source| Error::Report {
@@ -198,9 +240,105 @@ async fn run_file(ctx: &SessionContext, report: Report, params: &Params) -> Resu
     futures::future::try_join_all(jobs).await
 }
 
+/// Computes a view and registers its rows as a table of its own (a unique name); `None` when it
+/// outgrows `limit` bytes.
+async fn hold_view(
+    ctx: &SessionContext,
+    report: Report,
+    name: &str,
+    sql: &str,
+    limit: usize,
+) -> Result<Option<String>> {
+    use futures::StreamExt;
+    let fail = |source| Error::Report {
+        report: report.name(),
+        section: format!("view {name}"),
+        source,
+    };
+    let mut stream = ctx
+        .sql(sql)
+        .await
+        .map_err(fail)?
+        .execute_stream()
+        .await
+        .map_err(fail)?;
+    let schema = stream.schema();
+    let (mut batches, mut bytes) = (Vec::new(), 0);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(fail)?;
+        bytes += batch.get_array_memory_size();
+        if bytes > limit {
+            return Ok(None);
+        }
+        batches.push(batch);
+    }
+    // One partition per target partition, so the sections still run in parallel.
+    let n = ctx.state().config().target_partitions().max(1);
+    let mut partitions = vec![Vec::new(); n];
+    for (i, b) in batches.into_iter().enumerate() {
+        partitions[i % n].push(b);
+    }
+    let table = MemTable::try_new(schema, partitions).map_err(fail)?;
+    let unique = format!("obsq_view_{name}_{}", uuid::Uuid::now_v7().simple());
+    ctx.register_table(unique.as_str(), Arc::new(table))
+        .map_err(fail)?;
+    Ok(Some(unique))
+}
+
+/// The tables of held views, deregistered when the report is done (or dropped half-way).
+struct HeldViews<'a> {
+    ctx: &'a SessionContext,
+    names: Vec<String>,
+}
+
+impl Drop for HeldViews<'_> {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = self.ctx.deregister_table(name.as_str());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A held view is a table of its own until the report is done; one over the limit is not
+    /// held at all.
+    #[tokio::test]
+    async fn a_held_view_is_registered_until_dropped_and_a_large_one_is_not_held() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t AS SELECT * FROM (VALUES (1), (2), (3)) AS v(x)")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let sql = "SELECT x FROM t WHERE x > 1";
+        let too_small = hold_view(&ctx, Report::CujFailures, "f", sql, 1)
+            .await
+            .unwrap();
+        assert_eq!(too_small, None);
+        let name = hold_view(&ctx, Report::CujFailures, "f", sql, 1 << 20)
+            .await
+            .unwrap()
+            .unwrap();
+        let held = HeldViews {
+            ctx: &ctx,
+            names: vec![name.clone()],
+        };
+        let rows = ctx
+            .sql(&format!("SELECT sum(x) FROM {name}"))
+            .await
+            .unwrap();
+        let batches = rows.collect().await.unwrap();
+        let sum = arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert!(sum.contains("| 5 "), "{sum}");
+        drop(held);
+        assert!(!ctx.table_exist(name.as_str()).unwrap());
+    }
 
     #[test]
     fn every_query_file_parses_and_binds() {

@@ -1,7 +1,9 @@
 //! The format of `queries/*.sql`: a header comment (`-- name:`, `-- description:`, `-- params:`)
 //! and statements, each introduced by a directive line:
 //!
-//! - `-- view: NAME` — a named subquery the following sections may read (inlined as a CTE);
+//! - `-- view: NAME [hold]` — a named subquery the following sections may read (inlined as a
+//!   CTE); `hold`: computed once and held in memory for them while it fits (for a view that is a
+//!   small part of what it reads and that the sections read many times);
 //! - `-- section: PATH SHAPE [json=COL,…]` — a result section: `PATH` is `.` for the report's top
 //!   level or a dotted key path; `SHAPE` is `object`, `object?` (left out when empty), `array`,
 //!   `map:COLUMN` or `merge` (the first row's columns merged into the object at `PATH`); `json=`
@@ -49,6 +51,8 @@ pub struct QueryFile {
     pub params: String,
     /// Named subqueries, in order.
     pub views: Vec<(String, String)>,
+    /// The views marked `hold`.
+    pub held: Vec<String>,
     /// Result sections, in order.
     pub sections: Vec<SectionSpec>,
 }
@@ -70,6 +74,7 @@ impl QueryFile {
             description: String::new(),
             params: String::new(),
             views: Vec::new(),
+            held: Vec::new(),
             sections: Vec::new(),
         };
         let mut block = Block::None;
@@ -95,7 +100,19 @@ impl QueryFile {
                         header_key = None;
                         q.finish(std::mem::replace(&mut block, Block::None), &mut sql);
                         block = if key == "view" {
-                            Block::View(value.to_string())
+                            let mut words = value.split_whitespace();
+                            let name = words.next().unwrap_or_default().to_string();
+                            match words.next() {
+                                None => {}
+                                Some("hold") => q.held.push(name.clone()),
+                                Some(w) => {
+                                    return Err(bad(
+                                        i,
+                                        &format!("`{w}` after a view's name (only `hold`)"),
+                                    ));
+                                }
+                            }
+                            Block::View(name)
                         } else {
                             Block::Section(parse_section(value).map_err(|m| bad(i, &m))?)
                         };
@@ -151,6 +168,16 @@ impl QueryFile {
                 self.sections.push(s);
             }
         }
+    }
+
+    /// This file with the SQL of view `name` replaced by `sql`.
+    pub fn with_view(mut self, name: &str, sql: String) -> QueryFile {
+        for (n, text) in &mut self.views {
+            if n == name {
+                *text = sql.clone();
+            }
+        }
+        self
     }
 
     /// The statement of `section` with the views it reads prepended as CTEs.
@@ -254,6 +281,18 @@ mod tests {
         );
         // `vv` is not the view `v`.
         assert_eq!(q.statement(&q.sections[2]), "SELECT 3 AS vv");
+    }
+
+    #[test]
+    fn views_marked_hold_are_listed_and_other_words_refused() {
+        let q = QueryFile::parse("t.sql", "-- name: t\n-- view: f hold\nSELECT 1 AS x\n-- view: g\nSELECT 2 AS y\n-- section: . merge\nSELECT x, y FROM f, g\n").unwrap();
+        assert_eq!(q.held, vec!["f"]);
+        assert_eq!(q.views.len(), 2);
+        let err = QueryFile::parse(
+            "t.sql",
+            "-- name: t\n-- view: f keep\nSELECT 1\n-- section: . merge\nSELECT 1\n",
+        );
+        assert!(err.unwrap_err().to_string().contains("line 2: `keep`"));
     }
 
     #[test]

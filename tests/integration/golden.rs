@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{Env, copy_tree, fixture_context};
+use crate::util::{Env, copy_tree, expect_code, fixture_context};
 
 pub const NOW: &str = "2026-11-28T09:51:50.000Z";
 
@@ -146,6 +146,23 @@ fn reports_match_their_golden_files() {
     env.run_ok(&["ingest", "--source", ctx.to_str().unwrap()], 0);
     let failures = check(&|args| env.run_ok(args, 0));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Views read by several sections are held in memory; inlined, the answers are the same.
+    let inlined = check(&|args| {
+        let out = env
+            .cmd(args)
+            .env("OBSQ_VIEW_MEMORY_MB", "0")
+            .output()
+            .unwrap();
+        expect_code(out, 0, "a report with inlined views")
+    });
+    assert!(inlined.is_empty(), "{}", inlined.join("\n"));
+    let bad = env
+        .cmd(&["cuj", "failures"])
+        .env("OBSQ_VIEW_MEMORY_MB", "lots")
+        .output()
+        .unwrap();
+    let bad = expect_code(bad, 2, "a bad OBSQ_VIEW_MEMORY_MB");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("OBSQ_VIEW_MEMORY_MB"));
 }
 
 /// Runs every golden case through `run` (which asserts success) and returns the differences
