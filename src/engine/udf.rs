@@ -167,6 +167,16 @@ fn nearest_rank(p: Option<f64>, values: &mut [f64]) -> Option<f64> {
     Some(*values.select_nth_unstable_by(k, f64::total_cmp).1)
 }
 
+/// Appends the non-null values of `v`: as one copy when there are no nulls (an iterator over
+/// the nulls gives no size hint, so the vector grew, and was copied, many times: page faults
+/// and `memmove` were a third of a grouped percentile's time).
+fn extend_non_null(dst: &mut Vec<f64>, v: &arrow::array::PrimitiveArray<Float64Type>) {
+    match v.null_count() {
+        0 => dst.extend_from_slice(v.values()),
+        _ => dst.extend(v.iter().flatten()),
+    }
+}
+
 /// Takes `p` from the first non-null value of the `p` argument (a constant).
 fn first_p(current: &mut Option<f64>, p: &ArrayRef) -> DfResult<()> {
     let p = p.as_primitive::<Float64Type>();
@@ -242,8 +252,7 @@ struct NearestRank {
 impl Accumulator for NearestRank {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
         first_p(&mut self.p, &values[1])?;
-        let v = values[0].as_primitive::<Float64Type>();
-        self.values.extend(v.iter().flatten());
+        extend_non_null(&mut self.values, values[0].as_primitive::<Float64Type>());
         Ok(())
     }
 
@@ -252,9 +261,10 @@ impl Accumulator for NearestRank {
         let lists = states[0].as_list::<i32>();
         for i in 0..lists.len() {
             if lists.is_valid(i) {
-                let v = lists.value(i);
-                self.values
-                    .extend(v.as_primitive::<Float64Type>().iter().flatten());
+                extend_non_null(
+                    &mut self.values,
+                    lists.value(i).as_primitive::<Float64Type>(),
+                );
             }
         }
         Ok(())
@@ -339,7 +349,7 @@ impl GroupsAccumulator for NearestRankGroups {
             if lists.is_valid(i) {
                 let list = lists.value(i);
                 let before = self.groups[g].len();
-                self.groups[g].extend(list.as_primitive::<Float64Type>().iter().flatten());
+                extend_non_null(&mut self.groups[g], list.as_primitive::<Float64Type>());
                 self.held += self.groups[g].len() - before;
             }
         }
