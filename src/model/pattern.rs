@@ -93,8 +93,32 @@ fn mask(kind: Kind, m: &str, out: &mut String) {
     out.push_str(token);
 }
 
-/// Masks the variable parts of an error message.
+/// Bytes at the head of an error text its pattern is made of. Grouping wants the message and the
+/// first frames of a stack trace, not all of its multi-KB frames (the original metrics tracker
+/// kept only the first 500 UTF-16 units of an error), and masking a whole trace was the largest
+/// single cost of ingesting long texts.
+pub const PATTERN_HEAD_BYTES: usize = 1024;
+
+/// What a pattern of a longer text ends with: it was made of the text's head only.
+pub const CUT_MARK: &str = " …";
+
+/// The head of `text` its pattern is made of, and whether that is less than all of it: the first
+/// [`PATTERN_HEAD_BYTES`], cut back to the last whitespace so that no word is split.
+fn head(text: &str) -> (&str, bool) {
+    if text.len() <= PATTERN_HEAD_BYTES {
+        return (text, false);
+    }
+    let head = &text[..text.floor_char_boundary(PATTERN_HEAD_BYTES)];
+    match head.rfind(char::is_whitespace) {
+        Some(i) if i > 0 => (&head[..i], true),
+        _ => (head, true),
+    }
+}
+
+/// Masks the variable parts of an error message (of its first [`PATTERN_HEAD_BYTES`]; a longer
+/// text's pattern ends with [`CUT_MARK`]).
 pub fn error_pattern(text: &str) -> String {
+    let (text, cut) = head(text);
     let mut masked = String::with_capacity(text.len());
     let mut last = 0;
     for m in masker().find_iter(text) {
@@ -114,25 +138,43 @@ pub fn error_pattern(text: &str) -> String {
         }
         out.push_str(word);
     }
+    if cut {
+        out.push_str(CUT_MARK);
+    }
     out
+}
+
+/// Bytes of patterns the per-thread cache of [`error_pattern_cached`] holds before it starts over.
+const CACHE_BYTES: usize = 8 << 20;
+
+/// The per-thread memo of [`error_pattern_cached`]: patterns by the xxh3-128 hash of their text
+/// (the hash events are identified by, `model::identity`), so that a miss on a unique multi-KB
+/// stack trace copies no text into it, and bounded by the bytes it holds, not by a count.
+#[derive(Default)]
+struct PatternCache {
+    patterns: HashMap<u128, String, foldhash::fast::RandomState>,
+    bytes: usize,
 }
 
 /// [`error_pattern`] with a per-thread cache: error messages repeat a lot.
 pub fn error_pattern_cached(text: &str) -> String {
     thread_local! {
-        static CACHE: RefCell<HashMap<String, String, foldhash::fast::RandomState>> =
-            RefCell::new(HashMap::default());
+        static CACHE: RefCell<PatternCache> = RefCell::default();
     }
+    let key = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some(p) = cache.get(text) {
+        if let Some(p) = cache.patterns.get(&key) {
             return p.clone();
         }
-        if cache.len() > 50_000 {
-            cache.clear();
-        }
         let p = error_pattern(text);
-        cache.insert(text.to_string(), p.clone());
+        let cost = p.len() + 48;
+        if cache.bytes + cost > CACHE_BYTES {
+            cache.patterns.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += cost;
+        cache.patterns.insert(key, p.clone());
         p
     })
 }
@@ -286,6 +328,49 @@ mod tests {
         for text in &corpus {
             assert_eq!(p(text), reference(&re, text), "{text:?}");
         }
+    }
+
+    #[test]
+    fn the_cache_gives_the_uncached_pattern_across_its_byte_bound() {
+        // Long unique texts push the cache past its bound several times; repeats of earlier
+        // texts must still give their own pattern, never a neighbour's.
+        let texts: Vec<String> = (0..3000)
+            .map(|i| {
+                format!(
+                    "TypeError {i}: 'x' is undefined{}",
+                    "\n    at f (/a/b.js:1:2)".repeat(i % 97 * 20)
+                )
+            })
+            .collect();
+        for round in 0..2 {
+            for t in &texts {
+                assert_eq!(super::error_pattern_cached(t), p(t), "round {round}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_text_is_masked_by_its_head() {
+        let frame = "\n    at Server.handle (/srv/app/node_modules/x/dist/y.js:120:7)";
+        let trace =
+            |n: usize, tail: &str| format!("TypeError: 'a' is undefined{}{tail}", frame.repeat(n));
+        // Up to the bound the whole text counts, and nothing marks the pattern.
+        let short = trace(10, "");
+        assert!(short.len() <= super::PATTERN_HEAD_BYTES);
+        assert!(!p(&short).ends_with(super::CUT_MARK));
+        // Past it, traces that differ only after the head share one pattern, marked as cut,
+        // equal to the pattern of the head cut at a word boundary.
+        let (a, b) = (trace(60, " at a.js:1"), trace(70, " at b.js:2"));
+        assert_eq!(p(&a), p(&b));
+        let cut = &a[..a[..super::PATTERN_HEAD_BYTES]
+            .rfind(char::is_whitespace)
+            .unwrap()];
+        assert_eq!(p(&a), format!("{}{}", p(cut), super::CUT_MARK));
+        // A head with no whitespace, or ending inside a multi-byte character, is still cut
+        // on a character boundary.
+        let word = "€".repeat(500);
+        assert!(p(&word).ends_with(super::CUT_MARK));
+        assert!(p(&word).len() <= super::PATTERN_HEAD_BYTES + super::CUT_MARK.len());
     }
 
     #[test]
