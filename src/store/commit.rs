@@ -158,7 +158,7 @@ impl Writer {
     pub fn commit_files(
         &mut self,
         mut rec: Record,
-        files: Option<&mut Uncommitted>,
+        mut files: Option<&mut Uncommitted>,
     ) -> Result<u64> {
         fault::point("before-commit");
         loop {
@@ -178,13 +178,37 @@ impl Writer {
                     continue;
                 }
             }
-            if log::create_record(&self.objects, &rec)? {
+            let created = match log::create_record(&self.objects, &rec) {
+                Ok(created) => created,
+                // The create may have landed though its answer was lost (a timeout after the
+                // store wrote it): the record at that seq says which.
+                Err(e) => match log::read_record(&self.objects, rec.seq) {
+                    Ok(Some(other)) if other.commit == rec.commit => true,
+                    _ => {
+                        // Still unknown, and the request may land yet: the files are kept, for
+                        // the orphan sweep to remove after its grace period if no record names
+                        // them. Deleting them now could leave a committed record without its data.
+                        if let Some(f) = files.as_mut() {
+                            f.disarm();
+                        }
+                        return Err(e);
+                    }
+                },
+            };
+            if created {
                 break;
             }
             let other = log::read_record(&self.objects, rec.seq)?.ok_or_else(|| Error::Log {
                 path: log::record_path(rec.seq),
                 problem: "was taken by another writer but cannot be read".into(),
             })?;
+            // Our own record: the create landed, but the answer was lost and a retry of the
+            // request found the key (object_store retries a 5xx even of a conditional create,
+            // and the retry gets 412). Taking it for another writer's would refuse this commit
+            // and delete the files a committed record names.
+            if other.commit == rec.commit {
+                break;
+            }
             if rec.conflicts_with(&other) {
                 return Err(Error::Conflict {
                     seq: other.seq,

@@ -1,8 +1,9 @@
 //! Fault injection for the crash-safety tests: `OBSQ_FAULT=<point>:<n>[:<action>]` acts the n-th
 //! time the named point is reached. The action is `kill` (SIGKILL, the default), `pause=<ms>`
-//! (sleep, so a test can change the world mid-run), or `enospc` (the write at that point fails
-//! as on a full disk, where a test cannot fill one). Unset (always, outside tests), it costs one
-//! atomic load per point.
+//! (sleep, so a test can change the world mid-run), `enospc` (the write at that point fails
+//! as on a full disk, where a test cannot fill one), or `lost-reply` / `timeout` (a conditional
+//! create lands, but its writer is told the key was taken, or gets an error, as when an object
+//! store's answer is lost). Unset (always, outside tests), it costs one atomic load per point.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,8 @@ enum Action {
     Kill,
     Pause(u64),
     NoSpace,
+    LostReply,
+    Timeout,
 }
 
 fn target() -> &'static Option<(String, u64, Action)> {
@@ -26,6 +29,8 @@ fn target() -> &'static Option<(String, u64, Action)> {
         let action = match parts.next() {
             None | Some("kill") => Action::Kill,
             Some("enospc") => Action::NoSpace,
+            Some("lost-reply") => Action::LostReply,
+            Some("timeout") => Action::Timeout,
             Some(a) => Action::Pause(a.strip_prefix("pause=")?.parse().ok()?),
         };
         Some((p, n, action))
@@ -67,6 +72,28 @@ pub fn write_point(name: &str) -> std::io::Result<()> {
             std::thread::sleep(std::time::Duration::from_millis(*ms));
             Ok(())
         }
-        None => Ok(()),
+        // A reply fault acts only at a create's answer (`reply`).
+        Some(Action::LostReply | Action::Timeout) | None => Ok(()),
+    }
+}
+
+/// What a writer is told of a conditional create that landed, at a point `OBSQ_FAULT` names
+/// with `lost-reply` or `timeout`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reply {
+    /// The true answer: created.
+    Created,
+    /// "The key exists" (object_store retries a 5xx, even of a conditional create, into a 412).
+    Taken,
+    /// An error (the request timed out after the store had written it).
+    Failed,
+}
+
+/// The answer a writer gets at create point `name` (always [`Reply::Created`] outside tests).
+pub fn reply(name: &str) -> Reply {
+    match hit(name) {
+        Some(Action::LostReply) => Reply::Taken,
+        Some(Action::Timeout) => Reply::Failed,
+        _ => Reply::Created,
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+use super::fault;
 use super::objects::{Created, Objects};
 
 /// The log's folder inside the data root.
@@ -270,13 +271,26 @@ pub fn read_record(objects: &Objects, seq: u64) -> Result<Option<Record>> {
     Ok(Some(rec))
 }
 
-/// Creates record `rec.seq` if no record has that seq: `Ok(false)` when one exists already.
+/// Creates record `rec.seq` if no record has that seq: `Ok(false)` when one exists already (which
+/// may be this very record: a create whose answer was lost; see [`super::commit::Writer::commit`]).
 pub fn create_record(objects: &Objects, rec: &Record) -> Result<bool> {
     let body = serde_json::to_vec_pretty(rec).map_err(|e| Error::Log {
         path: record_path(rec.seq),
         problem: format!("cannot encode: {e}"),
     })?;
-    Ok(objects.create(&record_path(rec.seq), body.into())? == Created::Yes)
+    let path = record_path(rec.seq);
+    if objects.create(&path, body.into())? == Created::No {
+        return Ok(false);
+    }
+    match fault::reply("record-created") {
+        fault::Reply::Created => Ok(true),
+        fault::Reply::Taken => Ok(false),
+        fault::Reply::Failed => Err(Error::io(
+            "create",
+            objects.local_path(&path),
+            std::io::Error::from(std::io::ErrorKind::TimedOut),
+        )),
+    }
 }
 
 /// Writes the checkpoint at `cp.seq` (an existing one is the same state and is kept).

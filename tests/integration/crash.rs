@@ -332,3 +332,40 @@ fn half_written_temporary_files_of_a_killed_writer_are_swept() {
     assert_no_orphans(&env);
     assert_exact(&env, "the temporary-file sweep");
 }
+
+/// A commit record that lands while its writer is told otherwise — "the key exists" (object_store
+/// retries a 5xx, even of a conditional create, and the retry gets 412) or an error (a timeout
+/// after the store wrote it) — is taken for the writer's own: the commit is neither refused nor
+/// made twice, and the files it names are kept.
+#[test]
+fn a_commit_whose_answer_was_lost_is_known_as_its_own() {
+    // The first record of a run registers the source; the next ones hold data.
+    for fault in [
+        "record-created:1:lost-reply",
+        "record-created:2:lost-reply",
+        "record-created:3:timeout",
+    ] {
+        let env = Env::new();
+        let src = env.path("src");
+        generate(&env, &src, 5000, 7);
+        let mut cmd = env.cmd(&[
+            "ingest",
+            "--source",
+            src.to_str().unwrap(),
+            "--memory-mb",
+            "2",
+        ]);
+        cmd.env("OBSQ_FAULT", fault);
+        crate::util::expect_code(cmd.output().expect("run"), 0, fault);
+        assert_exact(&env, fault);
+        let sources = env.scalar(
+            "SELECT count(*) FROM system.commits WHERE kind = 'source'",
+            false,
+        );
+        assert_eq!(sources, "1", "{fault}: the source is registered once");
+        env.run_ok(&["doctor"], 0);
+        env.run_ok(&["ingest"], 0);
+        assert_exact(&env, &format!("{fault}, then a second ingest"));
+        assert_no_orphans(&env);
+    }
+}
