@@ -232,19 +232,35 @@ pub(crate) enum Memo {
     JsonInString = 2,
 }
 
+/// Bytes of results each per-thread [`memoized`] cache holds before it starts over.
+const MEMO_BYTES: usize = 8 << 20;
+
+/// Results each per-thread [`memoized`] cache holds before it starts over (short texts).
+const MEMO_ENTRIES: usize = 20_000;
+
+/// One [`memoized`] cache: results by the xxh3-128 hash of their input (as `error_pattern`'s
+/// cache, so that a miss on a unique multi-KB text copies no input into it), `None` where the
+/// input came back unchanged, bounded by the bytes it holds as well as by a count of entries
+/// (20 000 entries of 4 KiB texts were 160 MiB per thread and kind).
+#[derive(Default)]
+struct MemoCache {
+    results: std::collections::HashMap<u128, Option<String>, foldhash::fast::RandomState>,
+    bytes: usize,
+}
+
 /// Runs `f` through a per-thread cache: texts that hold a trigger word (`max_tokens` in every
 /// params object, the same error messages over and over) repeat a lot, and the rules are the
 /// costly part of sanitizing.
 pub(crate) fn memoized<'t>(kind: Memo, text: &'t str, f: fn(&str) -> Cow<'_, str>) -> Cow<'t, str> {
-    type Cache = std::collections::HashMap<String, Option<String>, foldhash::fast::RandomState>;
     thread_local! {
-        static CACHE: std::cell::RefCell<[Cache; 3]> = std::cell::RefCell::new(Default::default());
+        static CACHE: std::cell::RefCell<[MemoCache; 3]> = std::cell::RefCell::new(Default::default());
     }
     let kind = kind as usize;
     if text.len() > 4096 {
         return Cow::Owned(f(text).into_owned());
     }
-    let hit = CACHE.with(|c| c.borrow()[kind].get(text).cloned());
+    let key = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
+    let hit = CACHE.with(|c| c.borrow()[kind].results.get(&key).cloned());
     let out = match hit {
         Some(out) => out,
         None => {
@@ -254,11 +270,14 @@ pub(crate) fn memoized<'t>(kind: Memo, text: &'t str, f: fn(&str) -> Cow<'_, str
                 Cow::Owned(o) => Some(o),
             };
             CACHE.with(|c| {
-                let map = &mut c.borrow_mut()[kind];
-                if map.len() >= 20_000 {
-                    map.clear();
+                let cache = &mut c.borrow_mut()[kind];
+                let cost = out.as_ref().map_or(0, String::len) + 64;
+                if cache.bytes + cost > MEMO_BYTES || cache.results.len() >= MEMO_ENTRIES {
+                    cache.results.clear();
+                    cache.bytes = 0;
                 }
-                map.insert(text.to_string(), out.clone());
+                cache.bytes += cost;
+                cache.results.insert(key, out.clone());
             });
             out
         }
@@ -844,6 +863,26 @@ mod tests {
             sanitize_text("Authorization: Bearer sk-ant-api03-xyz1"),
             "Authorization: Bearer [REDACTED]"
         );
+    }
+
+    #[test]
+    fn the_memo_gives_each_text_its_own_result_across_its_byte_bound() {
+        // Unique multi-KB texts with a secret push the per-thread cache past its bound several
+        // times; a repeat of an earlier text must still come back as its own redaction.
+        let texts: Vec<String> = (0..6000)
+            .map(|i| {
+                format!(
+                    "call {i} failed: password=p{i} {}",
+                    "at handler (/srv/app.js:10:4) ".repeat(i % 131)
+                )
+            })
+            .collect();
+        for round in 0..2 {
+            for (i, t) in texts.iter().enumerate() {
+                let want = t.replace(&format!("password=p{i} "), "password=[REDACTED] ");
+                assert_eq!(sanitize_text(t), want, "round {round}, text {i}");
+            }
+        }
     }
 
     #[test]
