@@ -2,6 +2,9 @@
 //! parallel chunks split at line boundaries. Used by ingest and by the query engine's fresh tail.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver};
 
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
@@ -69,11 +72,70 @@ impl Decoded {
 /// Decodes `data` (complete lines) of `stream`; `start` is the file offset of `data[0]` and
 /// `first_line` the line number of its first line.
 pub fn decode_lines(stream: Stream, data: &[u8], start: u64, first_line: u64) -> Decoded {
-    let chunks = split_chunks(data, CHUNK);
-    let mut parts: Vec<Decoded> = chunks
+    let parts: Vec<Decoded> = split_chunks(data, CHUNK)
         .par_iter()
         .map(|&(a, b)| decode_chunk(stream, &data[a..b], start + a as u64))
         .collect();
+    merge(parts, first_line)
+}
+
+/// A block of lines whose chunks are being decoded on the thread pool (see [`submit`]).
+pub struct InFlight {
+    results: Receiver<(usize, std::thread::Result<Decoded>)>,
+    chunks: usize,
+    data: Arc<Vec<u8>>,
+}
+
+/// Starts decoding `data` (complete lines of `stream`, `start` its file offset) on the thread
+/// pool and returns at once. A caller that submits the next block before it waits for this one
+/// keeps every core busy: with [`decode_lines`], one core idled at each block's last chunk and
+/// while the caller handled the result. Measured on 2 cores: CPU use 93 % → 97 % of the wall
+/// time, ingest 0–5 % faster across the generator's shapes, ~50 MiB more peak RSS.
+pub fn submit(stream: Stream, data: Vec<u8>, start: u64) -> InFlight {
+    let data = Arc::new(data);
+    let chunks = split_chunks(&data, CHUNK);
+    let (tx, results) = mpsc::channel();
+    for (i, &(a, b)) in chunks.iter().enumerate() {
+        let (tx, data) = (tx.clone(), Arc::clone(&data));
+        // FIFO: chunks run in the order blocks were submitted, so the oldest block ends first.
+        rayon::spawn_fifo(move || {
+            let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                decode_chunk(stream, &data[a..b], start + a as u64)
+            }));
+            drop(data); // before the send, so that the waiter gets the buffer back
+            let _ = tx.send((i, decoded));
+        });
+    }
+    InFlight {
+        results,
+        chunks: chunks.len(),
+        data,
+    }
+}
+
+impl InFlight {
+    /// Waits for the block's chunks and numbers its lines from `first_line`; gives back the
+    /// block's buffer for reuse. A panic while decoding is resumed here, on the caller's thread.
+    pub fn finish(self, first_line: u64) -> (Decoded, Vec<u8>) {
+        let mut parts: Vec<Option<Decoded>> = (0..self.chunks).map(|_| None).collect();
+        for (i, decoded) in self.results.iter().take(self.chunks) {
+            match decoded {
+                Ok(d) => parts[i] = Some(d),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        // A part missing would be lines lost with the ledger moved past them: never go on.
+        let parts = parts
+            .into_iter()
+            .map(|p| p.expect("every chunk job sends its result before it ends"))
+            .collect();
+        let data = Arc::try_unwrap(self.data).unwrap_or_default();
+        (merge(parts, first_line), data)
+    }
+}
+
+/// Joins the chunks' results, in file order, numbering lines from `first_line`.
+fn merge(mut parts: Vec<Decoded>, first_line: u64) -> Decoded {
     let mut out = Decoded::default();
     let mut line = first_line;
     for part in &mut parts {
@@ -215,5 +277,59 @@ mod tests {
         assert_eq!(r.line_no, 11 + 3007);
         let off = (r.byte_offset - 100) as usize;
         assert_eq!(&data[off..off + 5], "{bad\n");
+    }
+
+    /// Blocks submitted ahead of the one waited for (as ingest does) decode to what one call of
+    /// `decode_lines` over all of them gives: the same rows, line numbers, offsets and drift.
+    #[test]
+    fn blocks_in_flight_together_decode_as_one() {
+        let mut data = String::new();
+        for i in 0..60_000 {
+            match i % 997 {
+                5 => data.push_str("{bad\n"),
+                6 => data.push('\n'),
+                7 => data.push_str("{\"timestamp\":\"2026-11-28T00:00:00Z\",\"cuj_id\":\"C\",\"odd\":1}\n"),
+                _ => data.push_str(&format!(
+                    "{{\"timestamp\":\"2026-11-{:02}T00:00:00Z\",\"cuj_id\":\"C{i}\",\"success\":true}}\n",
+                    1 + i % 28
+                )),
+            }
+        }
+        let whole = decode_lines(Stream::Cuj, data.as_bytes(), 7, 1);
+        // Three blocks of unequal size, cut at line ends; two in flight at any time.
+        let cut = |c: usize| data[c..].find('\n').map_or(data.len(), |i| c + i + 1);
+        let bounds = [0, cut(data.len() / 3), cut(data.len() * 4 / 5), data.len()];
+        let (mut line, mut got) = (1, Decoded::default());
+        let mut in_flight: Option<InFlight> = None;
+        for w in bounds.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let next = submit(Stream::Cuj, data.as_bytes()[a..b].to_vec(), 7 + a as u64);
+            if let Some(done) = in_flight.replace(next) {
+                let (d, _) = done.finish(line);
+                line += d.lines;
+                got.extend(d);
+            }
+        }
+        let (d, buffer) = in_flight.take().expect("the last block").finish(line);
+        assert!(!buffer.is_empty(), "the buffer comes back for reuse");
+        got.extend(d);
+        assert_eq!((got.lines, got.rows), (whole.lines, whole.rows));
+        assert_eq!(got.lines, 60_000);
+        let key = |d: &Decoded| {
+            d.rejected
+                .iter()
+                .map(|r| (r.line_no, r.byte_offset, r.reason.clone(), r.raw.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(&got), key(&whole));
+        assert_eq!(got.drift, whole.drift);
+        let rows = |d: &Decoded| {
+            let mut days: BTreeMap<i32, usize> = BTreeMap::new();
+            for (day, b) in &d.batches {
+                *days.entry(*day).or_default() += b.num_rows();
+            }
+            days
+        };
+        assert_eq!(rows(&got), rows(&whole));
     }
 }

@@ -18,7 +18,7 @@ use crate::notice;
 
 use super::catalog::{Catalog, SourceState};
 use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish, publish_staged};
-use super::decode::{Decoded, DriftKey, decode_lines, overlong};
+use super::decode::{Decoded, DriftKey, InFlight, overlong, submit};
 use super::fault;
 use super::layout::Layout;
 use super::log::{Drift, LedgerChange, Record};
@@ -310,6 +310,42 @@ struct Run<'a> {
     buffers: Vec<Vec<u8>>,
 }
 
+/// Where the decoding of one source is: the file offset and line count consumed so far.
+struct Cursor {
+    offset: u64,
+    lines: u64,
+    /// Whether this run's counters know the source yet.
+    touched: bool,
+    /// Whether the source was found replaced and is read from the start.
+    restarted: bool,
+}
+
+/// A block read from a source, on its way through decoding.
+struct Submitted {
+    /// File offset just past the block.
+    end: u64,
+    job: Job,
+}
+
+enum Job {
+    /// Complete lines, being decoded on the thread pool.
+    Lines(InFlight),
+    /// A line too long to hold: quarantined by its head.
+    Overlong { start: u64, len: u64, head: Vec<u8> },
+}
+
+impl Submitted {
+    /// Starts decoding `block` (returns at once).
+    fn new(stream: Stream, block: Block) -> Self {
+        let end = block.end();
+        let job = match block {
+            Block::Lines { data, start } => Job::Lines(submit(stream, data, start)),
+            Block::Overlong { start, len, head } => Job::Overlong { start, len, head },
+        };
+        Submitted { end, job }
+    }
+}
+
 /// The writing side of a run: Parquet and quarantine files, then the commit.
 struct Flusher<'a> {
     writer: &'a mut Writer,
@@ -328,7 +364,7 @@ impl Run<'_> {
             }
             Err(e) => return Err(Error::io("stat", &src.path, e)),
         };
-        let (mut offset, mut lines, restarted) = self.start_position(&key, src, size)?;
+        let (offset, lines, restarted) = self.start_position(&key, src, size)?;
         if offset >= size {
             return Ok(());
         }
@@ -364,49 +400,82 @@ impl Run<'_> {
                 }
                 reader
             });
-            let mut touched = false;
+            let mut at = Cursor {
+                offset,
+                lines,
+                touched: false,
+                restarted,
+            };
+            // Block n + 1 is submitted before block n is waited for (see `decode::submit`).
+            let mut in_flight: Option<Submitted> = None;
             for block in rx {
-                let block = block?;
-                let end = block.end();
-                let decoded = match block {
-                    Block::Lines { data, start } => {
-                        let decoded = decode_lines(src.stream, &data, start, lines + 1);
-                        let _ = give_back.send(data);
-                        decoded
+                let next = match block {
+                    Ok(block) => Submitted::new(src.stream, block),
+                    Err(e) => {
+                        if let Some(done) = in_flight.take() {
+                            self.decoded(src, &key, done, &mut at, &give_back)?;
+                        }
+                        return Err(e);
                     }
-                    Block::Overlong { start, len, head } => Decoded {
-                        rejected: vec![overlong(lines + 1, start, len, head)],
-                        lines: 1,
-                        ..Decoded::default()
-                    },
                 };
-                fault::point("decoded");
-                let stats = self.report.streams.entry(src.stream).or_default();
-                if !touched {
-                    stats.sources += 1;
-                    stats.restarted += restarted as u64;
-                    touched = true;
+                if let Some(done) = in_flight.replace(next) {
+                    self.decoded(src, &key, done, &mut at, &give_back)?;
                 }
-                stats.lines += decoded.lines;
-                stats.rows += decoded.rows;
-                stats.quarantined += decoded.rejected.len() as u64;
-                stats.bytes_in += end - offset;
-                if let Some(p) = &self.opts.progress {
-                    p.done.fetch_add(end - offset, Ordering::Relaxed);
-                }
-                let from = (offset, lines);
-                offset = end;
-                lines += decoded.lines;
-                self.add(src, &key, decoded, from, offset, lines)?;
-                if self.pending.mem >= self.opts.memory_budget {
-                    self.flush()?;
-                }
+            }
+            if let Some(done) = in_flight.take() {
+                self.decoded(src, &key, done, &mut at, &give_back)?;
             }
             if let Ok(reader) = read.join() {
                 self.buffers.extend(reader.into_buffers());
             }
             Ok(())
         })
+    }
+
+    /// Waits for a submitted block and adds its rows, rejected lines and ledger range; flushes
+    /// when the memory budget is reached.
+    fn decoded(
+        &mut self,
+        src: &SourceFile,
+        key: &str,
+        done: Submitted,
+        at: &mut Cursor,
+        give_back: &std::sync::mpsc::Sender<Vec<u8>>,
+    ) -> Result<()> {
+        let decoded = match done.job {
+            Job::Lines(job) => {
+                let (decoded, data) = job.finish(at.lines + 1);
+                let _ = give_back.send(data);
+                decoded
+            }
+            Job::Overlong { start, len, head } => Decoded {
+                rejected: vec![overlong(at.lines + 1, start, len, head)],
+                lines: 1,
+                ..Decoded::default()
+            },
+        };
+        fault::point("decoded");
+        let stats = self.report.streams.entry(src.stream).or_default();
+        if !at.touched {
+            stats.sources += 1;
+            stats.restarted += at.restarted as u64;
+            at.touched = true;
+        }
+        stats.lines += decoded.lines;
+        stats.rows += decoded.rows;
+        stats.quarantined += decoded.rejected.len() as u64;
+        stats.bytes_in += done.end - at.offset;
+        if let Some(p) = &self.opts.progress {
+            p.done.fetch_add(done.end - at.offset, Ordering::Relaxed);
+        }
+        let from = (at.offset, at.lines);
+        at.offset = done.end;
+        at.lines += decoded.lines;
+        self.add(src, key, decoded, from, at.offset, at.lines)?;
+        if self.pending.mem >= self.opts.memory_budget {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// A file that was found but is gone by the time it is read: skipped with a warning.
