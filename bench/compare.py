@@ -66,8 +66,9 @@ def dataset(obsq, work, events, shape, days=30, dirty=0.0):
     return src
 
 
-def ingest(obsq, work, src, runs, shape="tools"):
-    """obsq vs DuckDB on the skill stream of `src`; returns the medians."""
+def ingest(obsq, work, src, runs, shape="tools", baseline=None):
+    """obsq vs DuckDB on the skill stream of `src` (and another obsq build, `baseline`, in the same
+    rotation when given); returns the medians."""
     skill = os.path.join(work, f"skill-only-{shape}")
     if not os.path.isdir(os.path.join(skill, "logs")):
         os.makedirs(os.path.join(skill, "logs"))
@@ -76,14 +77,15 @@ def ingest(obsq, work, src, runs, shape="tools"):
                 os.link(os.path.join(src, "logs", f), os.path.join(skill, "logs", f))
     jsonl = du(skill)
     print(f"\ningest, shape {shape}: {jsonl / 1e9:.2f} GB of skill JSONL; {runs} runs each, alternating")
-    res = {"obsq": [], "duckdb": []}
+    names = ("obsq", "base", "duckdb") if baseline else ("obsq", "duckdb")
+    res = {name: [] for name in names}
     sizes = {}
     for i in range(runs):
-        for name in ("obsq", "duckdb"):
+        for name in names:
             out = os.path.join(work, f"ingest-{name}")
             shutil.rmtree(out, ignore_errors=True)
-            if name == "obsq":
-                cmd = [obsq, "--root", out, "ingest", "--source", skill]
+            if name in ("obsq", "base"):
+                cmd = [obsq if name == "obsq" else baseline, "--root", out, "ingest", "--source", skill]
             else:
                 os.makedirs(out)
                 q = (f"SET enable_progress_bar = false; COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json('{skill}/logs/*.jsonl', "
@@ -103,17 +105,27 @@ def ingest(obsq, work, src, runs, shape="tools"):
     print(f"  peak RSS            {med['obsq'][1]:7.0f} MiB {med['duckdb'][1]:7.0f} MiB")
     print(f"  stored / JSONL      {sizes['obsq'] / jsonl:9.4f}   {sizes['duckdb'] / jsonl:9.4f}   "
           f"(1/{jsonl / sizes['obsq']:.1f} vs 1/{jsonl / sizes['duckdb']:.1f})")
-    return {"shape": shape, "gb": jsonl / 1e9, "obsq_s": med["obsq"][0], "duckdb_s": med["duckdb"][0],
+    base_s = med["base"][0] if baseline else None
+    if baseline:
+        print(f"  baseline build      {base_s:9.2f} s   obsq {base_s / med['obsq'][0]:4.2f}x the baseline's throughput, "
+              f"the baseline {med['duckdb'][0] / base_s:4.2f}x DuckDB's")
+    return {"base_s": base_s, "shape": shape, "gb": jsonl / 1e9, "obsq_s": med["obsq"][0], "duckdb_s": med["duckdb"][0],
             "obsq_mbs": jsonl / 1e6 / med["obsq"][0], "duckdb_mbs": jsonl / 1e6 / med["duckdb"][0],
             "rss": med["obsq"][1], "stored": jsonl / sizes["obsq"]}
 
 
 def shape_table(rows):
-    """One line per shape: the ingest medians side by side."""
-    print("\ningest per shape (medians)  GB     obsq s  DuckDB s  obsq MB/s  ratio  peak MiB  stored")
+    """One line per shape: the ingest medians side by side (and the baseline build's, if any)."""
+    base = rows and rows[0]["base_s"] is not None
+    print("\ningest per shape (medians)  GB     obsq s  DuckDB s  obsq MB/s  ratio  peak MiB  stored"
+          + ("    base s  base ratio  obsq/base" if base else ""))
     for r in rows:
-        print(f"  {r['shape']:<22} {r['gb']:5.2f} {r['obsq_s']:9.2f} {r['duckdb_s']:9.2f} {r['obsq_mbs']:10.1f}"
-              f"  {r['duckdb_s'] / r['obsq_s']:4.2f}x {r['rss']:9.0f}  1/{r['stored']:.1f}")
+        line = (f"  {r['shape']:<22} {r['gb']:5.2f} {r['obsq_s']:9.2f} {r['duckdb_s']:9.2f} {r['obsq_mbs']:10.1f}"
+                f"  {r['duckdb_s'] / r['obsq_s']:4.2f}x {r['rss']:9.0f}  1/{r['stored']:.1f}")
+        if base:
+            line += (f" {r['base_s']:9.2f}  {r['duckdb_s'] / r['base_s']:9.2f}x"
+                     f"  {r['base_s'] / r['obsq_s']:8.2f}x")
+        print(line)
 
 
 def backfill(obsq, work, src, events, name=None):
@@ -165,6 +177,8 @@ def main():
     ap.add_argument("--record-calls", type=int, default=200)
     ap.add_argument("--shape", choices=SHAPES + ["all"], default="all",
                     help="the dataset shapes of the ingest comparison (default: all)")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="another obsq build whose ingest runs in the same rotation (A/B of a change)")
     ap.add_argument("--growth", default="1000000,10000000,30000000",
                     help="dataset sizes of the growth part (events, comma-separated)")
     ap.add_argument("--only", choices=["ingest", "backfill", "reports", "growth", "record", "cluster", "s3"],
@@ -178,7 +192,8 @@ def main():
     part = a.only
     if part in (None, "ingest"):
         shapes = SHAPES if a.shape == "all" else [a.shape]
-        rows = [ingest(obsq, work, dataset(obsq, work, a.events, sh), a.runs, sh) for sh in shapes]
+        baseline = os.path.abspath(a.baseline) if a.baseline else None
+        rows = [ingest(obsq, work, dataset(obsq, work, a.events, sh), a.runs, sh, baseline) for sh in shapes]
         shape_table(rows)
     root = os.path.join(work, f"store-{a.events}")
     if part in (None, "backfill") or (part in ("reports", "cluster") and not os.path.exists(os.path.join(root, "catalog.sqlite"))):

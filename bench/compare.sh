@@ -7,6 +7,7 @@
 # one `obsq record` process; reports on a loopback Ballista cluster and ingest into an S3 root.
 # Usage: bench/compare.sh [--events 10000000] [--runs 3] [--work DIR]
 #                         [--only ingest|backfill|reports|growth|record|cluster|s3] [--shape NAME|all]
+#                         [--baseline OTHER_OBSQ_BINARY]   (ingest A/B of a change, same rotation)
 # Installs DuckDB's Python package and native CLI if missing; builds obsq in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
