@@ -51,7 +51,7 @@ def du(path):
 
 
 # The shapes of `obsq generate --shape` (src/generate.rs, SHAPES).
-SHAPES = ["tools", "objects", "unique", "long-text", "sparse", "named-steps", "foreign"]
+SHAPES = ["tools", "objects", "unique", "long-text", "sparse", "named-steps", "foreign", "merged"]
 
 
 def dataset(obsq, work, events, shape, days=30, dirty=0.0):

@@ -537,7 +537,7 @@ pub struct GenerateArgs {
     #[arg(long, value_delimiter = ',', value_name = "STREAM,…")]
     pub streams: Vec<String>,
     /// The lines' shape: tools (the original tools'), objects, unique, long-text, sparse,
-    /// named-steps, foreign (see the README); the flags below adjust it.
+    /// named-steps, foreign, merged (see the README); the flags below adjust it.
     #[arg(long, default_value = "tools", value_name = "NAME")]
     pub shape: String,
     /// params and metadata: tools (params text, metadata an object), text, object.
@@ -558,6 +558,9 @@ pub struct GenerateArgs {
     /// Skill lines without `type` and `metadata`; three-decimal durations.
     #[arg(long)]
     pub bare: bool,
+    /// Each stream in one file, the days interleaved line by line.
+    #[arg(long)]
+    pub merged: bool,
 }
 
 /// `obsq sql`.

@@ -78,6 +78,9 @@ pub struct Shape {
     pub named_steps: bool,
     /// Skill lines without `type` and `metadata`, durations and latencies with three decimals.
     pub bare: bool,
+    /// Each stream's lines in one file with the days interleaved line by line (an export
+    /// sorted by another key, or many hosts' logs put together); skills in the first day's file.
+    pub merged: bool,
 }
 
 impl Default for Shape {
@@ -90,12 +93,13 @@ impl Default for Shape {
             absent: 0.0,
             named_steps: false,
             bare: false,
+            merged: false,
         }
     }
 }
 
 /// The named shapes of `--shape`, in `bench/compare.sh` order.
-pub const SHAPES: [&str; 7] = [
+pub const SHAPES: [&str; 8] = [
     "tools",
     "objects",
     "unique",
@@ -103,6 +107,7 @@ pub const SHAPES: [&str; 7] = [
     "sparse",
     "named-steps",
     "foreign",
+    "merged",
 ];
 
 impl Shape {
@@ -111,7 +116,8 @@ impl Shape {
     /// with long or non-ASCII texts), `sparse` (optional fields absent in 30 % of lines),
     /// `named-steps`, and `foreign` (another generator's store: objects of high cardinality, no
     /// `type` or `metadata` on skill lines, three-decimal durations, named steps, 10 % absent
-    /// fields, 5 % long texts).
+    /// fields, 5 % long texts), and `merged` (the tools' lines, every day's in one file, the
+    /// days interleaved line by line).
     pub fn named(name: &str) -> Option<Shape> {
         let d = Shape::default();
         Some(match name {
@@ -142,7 +148,9 @@ impl Shape {
                 absent: 0.1,
                 named_steps: true,
                 bare: true,
+                merged: false,
             },
+            "merged" => Shape { merged: true, ..d },
             _ => return None,
         })
     }
@@ -383,10 +391,18 @@ impl Chunk {
 
     fn run(mut self, lo: u64, hi: u64, rows: u64, start_ms: i64, span_ms: i64) -> ChunkOutput {
         let mut line = String::with_capacity(512);
+        let days = (span_ms / MS_PER_DAY).max(1) as u64;
         for i in lo..hi {
-            // Evenly spread, slightly jittered, never decreasing within a chunk.
+            // Evenly spread, slightly jittered, never decreasing within a chunk; merged: line i
+            // is of day i % days, each day's lines in time order.
             let ts = start_ms
-                + ((i as i128 * span_ms as i128) / rows.max(1) as i128) as i64
+                + if self.shape.merged {
+                    let per_day = rows.div_ceil(days);
+                    (((i % days) * per_day + i / days) as i128 * span_ms as i128
+                        / (per_day * days) as i128) as i64
+                } else {
+                    ((i as i128 * span_ms as i128) / rows.max(1) as i128) as i64
+                }
                 + self.rng.random_range(0..200);
             line.clear();
             self.line_no = i;
@@ -402,7 +418,7 @@ impl Chunk {
                 self.dirty_count += 1;
             }
             bytes.push(b'\n');
-            let day = ts.div_euclid(MS_PER_DAY) as i32;
+            let day = if self.shape.merged { start_ms } else { ts }.div_euclid(MS_PER_DAY) as i32;
             match self.out.last_mut() {
                 Some((d, buf)) if *d == day => buf.extend_from_slice(&bytes),
                 _ => self.out.push((day, bytes)),
@@ -1151,6 +1167,53 @@ mod tests {
             foreign
                 .iter()
                 .all(|l| !l.contains("\"type\"") && !l.contains("\"metadata\""))
+        );
+    }
+
+    #[test]
+    fn merged_interleaves_the_days_in_one_file_and_covers_each_once() {
+        let run = |shape: &Shape| {
+            // 30 whole days from a midnight.
+            Chunk::new(Stream::Skill, 7, 0.0, shape).run(
+                0,
+                3000,
+                3000,
+                20_775 * MS_PER_DAY,
+                30 * MS_PER_DAY,
+            )
+        };
+        let (parts, _) = run(&Shape::named("merged").unwrap());
+        assert_eq!(parts.len(), 1, "one file");
+        let days: Vec<i64> = parts[0]
+            .1
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                crate::model::parse_line(Stream::Skill, l)
+                    .unwrap()
+                    .ts
+                    .div_euclid(MS_PER_DAY)
+            })
+            .collect();
+        assert_eq!(days.len(), 3000);
+        assert_ne!(days[0], days[1], "consecutive lines are of different days");
+        let per_day = |d: &[i64]| {
+            let mut m = std::collections::BTreeMap::new();
+            for x in d {
+                *m.entry(*x).or_insert(0) += 1;
+            }
+            m
+        };
+        let (tools, _) = run(&Shape::default());
+        let tool_days: Vec<i64> = tools
+            .iter()
+            .flat_map(|(day, b)| vec![*day as i64; b.iter().filter(|c| **c == b'\n').count()])
+            .collect();
+        assert_eq!(per_day(&days).len(), 30);
+        assert_eq!(
+            per_day(&days),
+            per_day(&tool_days),
+            "the same rows per day as in order"
         );
     }
 

@@ -30,6 +30,7 @@ pub fn run(config: &Config, args: &DemoArgs) -> Result<u8> {
             absent: None,
             named_steps: false,
             bare: false,
+            merged: false,
         })?;
     }
     super::ingest::run(

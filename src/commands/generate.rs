@@ -100,5 +100,6 @@ fn shape(args: &GenerateArgs) -> Result<Shape> {
     }
     shape.named_steps |= args.named_steps;
     shape.bare |= args.bare;
+    shape.merged |= args.merged;
     Ok(shape)
 }
