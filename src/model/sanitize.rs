@@ -59,17 +59,38 @@ const FOLD: [u8; 256] = {
     t
 };
 
-/// One bit per byte pair (case-folded) that some trigger starts with.
-fn trigger_starts() -> &'static [u64; 1024] {
-    static BITS: OnceLock<[u64; 1024]> = OnceLock::new();
-    BITS.get_or_init(|| {
-        let mut bits = [0u64; 1024];
-        for t in TRIGGERS {
-            let pair = (t.as_bytes()[0] as usize) << 8 | t.as_bytes()[1] as usize;
+/// One bit per byte pair that some trigger starts with, ignoring ASCII case: bit `a << 8 | b`
+/// is set when `a b` folded is a trigger's first two bytes. Folding is in the table, not in the
+/// scan: a dependent table load less per byte.
+static TRIGGER_STARTS: [u64; 1024] = {
+    let mut bits = [0u64; 1024];
+    let mut t = 0;
+    while t < TRIGGERS.len() {
+        let tb = TRIGGERS[t].as_bytes();
+        // Each of the first two bytes as written and upper-cased (triggers are lower case).
+        let (a, b) = (tb[0], tb[1]);
+        let cases = [
+            (a, b),
+            (a.to_ascii_uppercase(), b),
+            (a, b.to_ascii_uppercase()),
+            (a.to_ascii_uppercase(), b.to_ascii_uppercase()),
+        ];
+        let mut c = 0;
+        while c < cases.len() {
+            let pair = (cases[c].0 as usize) << 8 | cases[c].1 as usize;
             bits[pair >> 6] |= 1 << (pair & 63);
+            c += 1;
         }
-        bits
-    })
+        t += 1;
+    }
+    bits
+};
+
+/// True when some trigger starts with the bytes `a b`, ignoring ASCII case.
+#[inline(always)]
+fn starts_with_pair(a: u8, b: u8) -> bool {
+    let pair = (a as usize) << 8 | b as usize;
+    TRIGGER_STARTS[pair >> 6] >> (pair & 63) & 1 != 0
 }
 
 /// True when `text` contains a trigger, ignoring ASCII case.
@@ -81,20 +102,9 @@ fn trigger_starts() -> &'static [u64; 1024] {
 /// with the triggers directly. A test checks both agree.
 fn may_hold_secret(text: &str) -> bool {
     let b = text.as_bytes();
-    let starts = trigger_starts();
-    let mut prev = match b.first() {
-        Some(&c) => FOLD[c as usize] as usize,
-        None => return false,
-    };
-    for i in 1..b.len() {
-        let cur = FOLD[b[i] as usize] as usize;
-        let pair = prev << 8 | cur;
-        if starts[pair >> 6] >> (pair & 63) & 1 != 0 && trigger_at(&b[i - 1..]) {
-            return true;
-        }
-        prev = cur;
-    }
-    false
+    b.windows(2)
+        .enumerate()
+        .any(|(i, w)| starts_with_pair(w[0], w[1]) && trigger_at(&b[i..]))
 }
 
 /// True when `rest` starts with a trigger, ignoring ASCII case.
@@ -113,14 +123,12 @@ fn trigger_at(rest: &[u8]) -> bool {
 /// changed the features of `memchr` under the whole build.
 fn trigger_mask(text: &str) -> u64 {
     let b = text.as_bytes();
-    let starts = trigger_starts();
     let mut mask = 0u64;
-    for i in 1..b.len() {
-        let pair = (FOLD[b[i - 1] as usize] as usize) << 8 | FOLD[b[i] as usize] as usize;
-        if starts[pair >> 6] >> (pair & 63) & 1 == 0 {
+    for (i, w) in b.windows(2).enumerate() {
+        if !starts_with_pair(w[0], w[1]) {
             continue;
         }
-        let rest = &b[i - 1..];
+        let rest = &b[i..];
         for (t, trigger) in TRIGGERS.iter().enumerate() {
             let t_bytes = trigger.as_bytes();
             if rest.len() >= t_bytes.len()
