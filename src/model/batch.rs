@@ -234,7 +234,7 @@ fn text_of<'n>(n: &'n Normalized<'_>, col: Col) -> Option<&'n str> {
         Col::Result => n.result.as_deref(),
         Col::RunId => n.run_id.as_deref(),
         Col::CujId => n.cuj_id.as_deref(),
-        Col::Params => n.params.as_deref(),
+        Col::Params => n.params(),
         Col::Error => n.error.as_deref(),
         Col::Status => n.status.as_deref(),
         Col::Message => n.message.as_deref(),

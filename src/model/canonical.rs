@@ -16,7 +16,7 @@ pub fn to_line(stream: Stream, n: &Normalized<'_>) -> String {
             w.raw("type", "\"skill_invocation\"");
             w.str("skill", n.skill.as_deref());
             // The original logger stores params as JSON text; keep that shape.
-            w.str("params", n.params.as_deref());
+            w.str("params", n.params());
             w.str("result", n.result.as_deref());
             w.num("duration_ms", n.duration_ms);
             w.bool("cache_hit", n.cache_hit);

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::flex::{Fields, Flex, NotObject, parse_object};
-use super::sanitize::{Memo, REDACTED, is_secret_key, memoized, sanitize_json, sanitize_text};
+use super::sanitize::{Memo, REDACTED, is_secret_key, memoized_into, sanitize_json, sanitize_text};
 use super::schema::{Col, Stream};
 use super::timefmt::parse_iso_ms;
 
@@ -29,8 +29,15 @@ pub struct Normalized<'a> {
     pub run_id: Option<Cow<'a, str>>,
     /// CUJ id (skill and CUJ streams).
     pub cuj_id: Option<Cow<'a, str>>,
-    /// Parameters as canonical JSON text (skill stream).
+    /// Parameters as canonical JSON text (skill stream), unless they are in `params_buf`: read
+    /// them with [`Normalized::params`].
     pub params: Option<Cow<'a, str>>,
+    /// The parameters when they came from the per-thread cache of JSON text in strings (the
+    /// original logger's `params`), copied into a buffer that a decoder keeps from line to
+    /// line: a cache hit allocated a `String` per line and freed it once the row was built.
+    pub params_buf: String,
+    /// Whether the parameters are in `params_buf`.
+    pub params_in_buf: bool,
     /// Duration in ms (skill and CUJ streams).
     pub duration_ms: Option<f64>,
     /// Cache hit (skill stream).
@@ -62,6 +69,17 @@ pub struct Normalized<'a> {
     /// Optional fields whose value had a type the column cannot hold: (field, JSON type). The
     /// column is null (or its default) and the value is kept in `extra`.
     pub mismatched: Vec<(&'static str, &'static str)>,
+}
+
+impl Normalized<'_> {
+    /// The parameters as canonical JSON text (skill stream).
+    pub fn params(&self) -> Option<&str> {
+        if self.params_in_buf {
+            Some(&self.params_buf)
+        } else {
+            self.params.as_deref()
+        }
+    }
 }
 
 /// Why a line cannot be stored; the text is the quarantine reason.
@@ -241,7 +259,13 @@ fn normalize<'a>(
     fields: &Fields<'a>,
     n: &mut Normalized<'a>,
 ) -> Result<(), ParseError> {
-    *n = Normalized::default();
+    // The parameters' buffer keeps its memory from line to line (see `params_buf`).
+    let mut params_buf = std::mem::take(&mut n.params_buf);
+    params_buf.clear();
+    *n = Normalized {
+        params_buf,
+        ..Normalized::default()
+    };
     let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut metadata: Option<Flex<'a>> = None;
@@ -252,9 +276,15 @@ fn normalize<'a>(
         {
             // JSON text in a string, as the original logger wrote `params`: the same few texts
             // on most lines, cached by their escaped form (no unescaping on a hit).
-            n.params = Some(Cow::Owned(
-                memoized(Memo::JsonInString, value, json_in_literal).into_owned(),
-            ));
+            n.params = None;
+            n.params_buf.clear();
+            memoized_into(
+                Memo::JsonInString,
+                value,
+                json_in_literal,
+                &mut n.params_buf,
+            );
+            n.params_in_buf = true;
             continue;
         }
         let flex = Flex::from_raw(value);
@@ -325,6 +355,7 @@ fn set_field<'a>(n: &mut Normalized<'a>, col: Col, v: Flex<'a>) -> Result<(), Pa
         Col::Message => n.message = text(name, v)?.map(sanitized),
         Col::Error => n.error = error_text(v)?,
         Col::Params => {
+            n.params_in_buf = false;
             n.params = match v {
                 Flex::Null => None,
                 f => Some(json_text(name, f)?),
@@ -359,7 +390,9 @@ fn apply_defaults(stream: Stream, n: &mut Normalized<'_>) -> Result<(), ParseErr
             required(&n.skill, "skill")?;
             n.agent.get_or_insert(Cow::Borrowed("unknown"));
             n.result.get_or_insert(Cow::Borrowed("unknown"));
-            n.params.get_or_insert(Cow::Borrowed("{}"));
+            if !n.params_in_buf {
+                n.params.get_or_insert(Cow::Borrowed("{}"));
+            }
             // A value that did not convert is null (it is in `extra`); an absent one defaults.
             if !kept(n, Col::DurationMs) {
                 n.duration_ms.get_or_insert(0.0);
@@ -577,6 +610,33 @@ mod tests {
         }
     }
 
+    /// A decoder reuses one record for its lines: parameters of one line never show in the next.
+    #[test]
+    fn a_reused_record_holds_each_lines_own_params() {
+        let lines = [
+            r#"{"timestamp":"2026-11-28T00:00:00Z","skill":"a","params":"{\"q\":1}"}"#,
+            r#"{"timestamp":"2026-11-28T00:00:00Z","skill":"b"}"#,
+            r#"{"timestamp":"2026-11-28T00:00:00Z","skill":"c","params":{"q":2}}"#,
+            r#"{"timestamp":"2026-11-28T00:00:00Z","skill":"d","params":"{\"q\":1}"}"#,
+            r#"{"timestamp":"2026-11-28T00:00:00Z","skill":"e","params":"{\"q\":3}","params":{"q":4}}"#,
+            r#"{"timestamp":"2026-11-28T00:00:00Z","skill":"f","params":{"q":5},"params":"{\"q\":6}"}"#,
+        ];
+        let want = [
+            r#"{"q":1}"#,
+            "{}",
+            r#"{"q":2}"#,
+            r#"{"q":1}"#,
+            r#"{"q":4}"#,
+            r#"{"q":6}"#,
+        ];
+        let mut n = Normalized::default();
+        for (line, want) in lines.iter().zip(want) {
+            parse_str_into(Stream::Skill, line, &mut n).unwrap();
+            assert_eq!(n.params(), Some(want), "{line}");
+            assert_eq!(n, parse_str(Stream::Skill, line).unwrap(), "{line}");
+        }
+    }
+
     #[test]
     fn original_skill_record() {
         let line = r#"{"timestamp":"2026-11-28T00:32:27.895Z","type":"skill_invocation","skill":"scaffolder","params":"{\"repo\":\"acme/web\",\"password\":\"[REDACTED]\"}","result":"failure","duration_ms":296,"cache_hit":false,"agent":"code-reviewer","run_id":"run-005","cuj_id":"CUJ-001","error":"Timeout after 30000ms","metadata":{"memory_delta_mb":29.11}}"#;
@@ -584,7 +644,7 @@ mod tests {
         assert_eq!(n.ts, parse_iso_ms("2026-11-28T00:32:27.895Z").unwrap());
         assert_eq!(n.skill.as_deref(), Some("scaffolder"));
         assert_eq!(
-            n.params.as_deref(),
+            n.params(),
             Some(r#"{"repo":"acme/web","password":"[REDACTED]"}"#)
         );
         assert_eq!(n.duration_ms, Some(296.0));

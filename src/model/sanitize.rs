@@ -260,40 +260,57 @@ struct MemoCache {
 /// params object, the same error messages over and over) repeat a lot, and the rules are the
 /// costly part of sanitizing.
 pub(crate) fn memoized<'t>(kind: Memo, text: &'t str, f: fn(&str) -> Cow<'_, str>) -> Cow<'t, str> {
+    match through_memo(kind, text, f, Option::clone) {
+        Some(o) => Cow::Owned(o),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// [`memoized`], the result appended to `out`: a hit copies the cached text into a buffer the
+/// caller keeps, where [`memoized`] allocates a `String` for it.
+pub(crate) fn memoized_into(kind: Memo, text: &str, f: fn(&str) -> Cow<'_, str>, out: &mut String) {
+    through_memo(kind, text, f, |o| {
+        out.push_str(o.as_deref().unwrap_or(text))
+    });
+}
+
+/// Looks `text` up in the per-thread cache of `kind` (running `f` and keeping its result on a
+/// miss) and hands `read` the result: `None` where `f` returned its input unchanged.
+fn through_memo<R>(
+    kind: Memo,
+    text: &str,
+    f: fn(&str) -> Cow<'_, str>,
+    mut read: impl FnMut(&Option<String>) -> R,
+) -> R {
     thread_local! {
         static CACHE: std::cell::RefCell<[MemoCache; 3]> = std::cell::RefCell::new(Default::default());
     }
     let kind = kind as usize;
+    let changed = |out: Cow<'_, str>| match out {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(o) => Some(o),
+    };
     if text.len() > 4096 {
-        return Cow::Owned(f(text).into_owned());
+        return read(&changed(f(text)));
     }
     let key = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
-    let hit = CACHE.with(|c| c.borrow()[kind].results.get(&key).cloned());
-    let out = match hit {
-        Some(out) => out,
-        None => {
-            // `f` may sanitize nested texts through this cache: no borrow is held meanwhile.
-            let out = match f(text) {
-                Cow::Borrowed(_) => None,
-                Cow::Owned(o) => Some(o),
-            };
-            CACHE.with(|c| {
-                let cache = &mut c.borrow_mut()[kind];
-                let cost = out.as_ref().map_or(0, String::len) + 64;
-                if cache.bytes + cost > MEMO_BYTES || cache.results.len() >= MEMO_ENTRIES {
-                    cache.results.clear();
-                    cache.bytes = 0;
-                }
-                cache.bytes += cost;
-                cache.results.insert(key, out.clone());
-            });
-            out
-        }
-    };
-    match out {
-        Some(o) => Cow::Owned(o),
-        None => Cow::Borrowed(text),
+    if let Some(r) = CACHE.with(|c| c.borrow()[kind].results.get(&key).map(&mut read)) {
+        return r;
     }
+    // `f` may sanitize nested texts through this cache: no borrow is held meanwhile.
+    let out = changed(f(text));
+    let r = read(&out);
+    CACHE.with(|c| {
+        let cache = &mut c.borrow_mut()[kind];
+        let cost = out.as_ref().map_or(0, String::len) + 64;
+        if cache.bytes + cost > MEMO_BYTES || cache.results.len() >= MEMO_ENTRIES {
+            cache.results.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += cost;
+        cache.results.insert(key, out);
+    });
+    r
 }
 
 /// True when an object key names a credential (its last word is password, secret, token, …).
