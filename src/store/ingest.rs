@@ -166,11 +166,9 @@ pub fn ingest_with(
     sources.sort();
     sources.dedup_by(|a, b| a.path == b.path);
     fault::point("sources-found");
+    let to_read = pending_bytes(layout, writer.catalog(), &sources);
     if let Some(p) = &opts.progress {
-        p.total.store(
-            pending_bytes(layout, writer.catalog(), &sources),
-            Ordering::Relaxed,
-        );
+        p.total.store(to_read, Ordering::Relaxed);
     }
     // Decoding (this thread) and writing + committing (the flusher thread) overlap. The channel
     // is a rendezvous: a full batch of pending rows is handed over only when the flusher is done
@@ -201,6 +199,7 @@ pub fn ingest_with(
             report: IngestReport::default(),
             tx,
             buffers: Vec::new(),
+            flush_at: flush_threshold(opts.memory_budget, to_read),
         };
         let decoded = sources
             .iter()
@@ -308,6 +307,20 @@ struct Run<'a> {
     tx: std::sync::mpsc::SyncSender<Pending>,
     /// Read buffers kept from source to source.
     buffers: Vec<Vec<u8>>,
+    /// Pending rows' memory at which they are handed to the flusher ([`flush_threshold`]).
+    flush_at: usize,
+}
+
+/// The pending memory at which a run flushes: its budget, or less when the input is small.
+///
+/// The last flush is written after the last line is decoded, with nothing left to overlap it;
+/// a run whose input fits the budget once or twice wrote nearly all of it that way (ingest of
+/// 1M events took 0.72 s per million, of 10M and 30M 0.50). Flushing at an eighth of the input
+/// (not under 32 MiB, where a flush costs more than it overlaps) leaves an eighth unoverlapped.
+fn flush_threshold(budget: usize, to_read: u64) -> usize {
+    const MIN_FLUSH: usize = 32 << 20;
+    let eighth = usize::try_from(to_read / 8).unwrap_or(usize::MAX);
+    budget.min(eighth.max(MIN_FLUSH))
 }
 
 /// Where the decoding of one source is: the file offset and line count consumed so far.
@@ -472,7 +485,7 @@ impl Run<'_> {
         at.offset = done.end;
         at.lines += decoded.lines;
         self.add(src, key, decoded, from, at.offset, at.lines)?;
-        if self.pending.mem >= self.opts.memory_budget {
+        if self.pending.mem >= self.flush_at {
             self.flush()?;
         }
         Ok(())
