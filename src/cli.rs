@@ -422,7 +422,8 @@ pub struct IngestArgs {
     /// Also read this source directory (and register it for later runs). Repeatable.
     #[arg(long = "source", value_name = "DIR")]
     pub sources: Vec<PathBuf>,
-    /// Decoded data held in memory before each commit, in MiB.
+    /// Decoded data held in memory before each commit, in MiB (at most: a smaller input commits
+    /// every eighth of it, at least 32 MiB).
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub memory_mb: usize,
     /// Afterwards, compact partitions holding more than N small files (0: never).
@@ -442,8 +443,8 @@ pub struct BackfillArgs {
     /// The stream of every input (default: from the file name, else from the first record).
     #[arg(long)]
     pub stream: Option<String>,
-    /// Decoded data held in memory before each commit, in MiB (peak RSS stays near twice this
-    /// plus a fixed ~100 MiB).
+    /// Decoded data held in memory before each commit, in MiB (at most: a smaller input commits
+    /// every eighth of it, at least 32 MiB; peak RSS stays near twice this plus ~100 MiB).
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub memory_mb: usize,
     /// Afterwards, compact partitions holding more than N small files (0: never).

@@ -193,27 +193,18 @@ pub fn encode(
             let mut small: Vec<&RecordBatch> = Vec::new();
             let mut small_rows = 0;
             for b in &batches {
-                if b.num_rows() >= SMALL_BATCH_ROWS {
-                    write_together(
-                        &mut w,
-                        &schema,
-                        &std::mem::take(&mut small),
-                        name_for_errors,
-                    )?;
-                    small_rows = 0;
-                    w.write(b).map_err(perr)?;
-                    continue;
+                let large = b.num_rows() >= SMALL_BATCH_ROWS;
+                if !large {
+                    small.push(b);
+                    small_rows += b.num_rows();
                 }
-                small.push(b);
-                small_rows += b.num_rows();
-                if small_rows >= 8 * SMALL_BATCH_ROWS {
-                    write_together(
-                        &mut w,
-                        &schema,
-                        &std::mem::take(&mut small),
-                        name_for_errors,
-                    )?;
+                if large || small_rows >= 8 * SMALL_BATCH_ROWS {
+                    let group = std::mem::take(&mut small);
+                    write_together(&mut w, &schema, &group, name_for_errors)?;
                     small_rows = 0;
+                }
+                if large {
+                    w.write(b).map_err(perr)?;
                 }
             }
             write_together(&mut w, &schema, &small, name_for_errors)?;
