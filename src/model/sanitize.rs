@@ -138,10 +138,49 @@ fn trigger_mask(text: &str) -> u64 {
                     .all(|(&x, &y)| FOLD[x as usize] == y)
             {
                 mask |= 1 << t;
+                if ASSIGNED_WORDS.contains(trigger) && assigned(&rest[t_bytes.len()..]) {
+                    mask |= ASSIGNED;
+                }
             }
         }
     }
     mask
+}
+
+/// The triggers inside the credential words of the `key = value` rule.
+const ASSIGNED_WORDS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "authorization",
+    "credential",
+    "cookie",
+];
+
+/// The bit of [`trigger_mask`] for "one of [`ASSIGNED_WORDS`] may be followed by `=` or `:`",
+/// which the `key = value` rule needs: a stack trace naming `token.js` or `keys/` holds the
+/// trigger but no assignment, and that rule's regex over 3 KB of trace (it has no literal to
+/// look for first) was most of the sanitizer's time on such lines (perf, long-text shape).
+const ASSIGNED: u64 = 1 << 63;
+
+/// Whether `after` (the text after an [`ASSIGNED_WORDS`] trigger) may start the rest of a
+/// credential word and then `["']?\s*[=:]`, as the rule's regex wants: letters (`password`
+/// after `pass`), a quote, white space (any non-ASCII byte counts as possible Unicode white
+/// space), then `=` or `:`. A superset of the regex's matches, never a subset.
+fn assigned(after: &[u8]) -> bool {
+    let mut i = after.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    if let Some(b'"' | b'\'') = after.get(i) {
+        i += 1;
+    }
+    while let Some(&c) = after.get(i) {
+        if !(c.is_ascii_whitespace() || c == 0x0b || c >= 0x80) {
+            break;
+        }
+        i += 1;
+    }
+    matches!(after.get(i), Some(b'=' | b':'))
 }
 
 /// The mask of the named triggers (each must be one of `TRIGGERS`).
@@ -184,8 +223,11 @@ fn rules() -> &'static [Rule] {
             r(&["xox"], r"\bxox[abposr]-[A-Za-z0-9-]{6,}", whole),
             r(&["aiza"], r"\bAIza[0-9A-Za-z_-]{30,}", whole),
             r(&["npm_", "hf_"], r"\b(?:npm|hf)_[A-Za-z0-9]{20,}", whole),
-            r(
-                &["pass", "pwd", "secret", "token", "key", "authorization", "credential", "cookie"],
+            Rule {
+                // Gated by the assignment bit, not by its words' triggers.
+                needs: ASSIGNED,
+                ..r(
+                &[],
                 r#"(?i)\b((?:[a-z0-9]+[_-])*(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|authorization|credentials?|cookie))(["']?\s*[=:]\s*)(\[REDACTED\]|"[^"]*"|'[^']*'|[^\s,;&"'\])}]+)"#,
                 |c| {
                     let value = &c[3];
@@ -199,7 +241,8 @@ fn rules() -> &'static [Rule] {
                         None => format!("{}{}{REDACTED}", &c[1], &c[2]),
                     }
                 },
-            ),
+            )
+            },
             // The original tool's `Bearer`/`token=` redaction stopped at the first `.`, leaving a
             // JWT's payload and signature (`[REDACTED].eyJ….sig`): those parts go too.
             r(&["[redacted]."], r"\[REDACTED\](?:\.[A-Za-z0-9_-]{2,}){1,2}", whole),
@@ -739,6 +782,15 @@ mod tests {
             "é",
             "passwordless",
             "max_tokens=5",
+            "token.js",
+            "/keys/",
+            "Secret ",
+            "\u{a0}",
+            "'",
+            "\"",
+            "credentials",
+            "PASSPHRASE",
+            "\t",
         ];
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
         let mut changed = 0;
@@ -751,6 +803,22 @@ mod tests {
             changed += usize::from(want != text);
         }
         assert!(changed > 5000, "{changed}");
+        // What the `key = value` rule's gate must let through (Unicode white space, a quote,
+        // the rest of a word) and what it may skip.
+        for text in [
+            "secret\u{a0}: hunter2",
+            "token\u{2003}= abc",
+            "API_KEY\"= x",
+            "PASSWORD\t:\tx",
+            "passphrase'= z",
+            "credentials = y",
+            "cookie\u{0b}=c",
+            "at token.js:1:2",
+            "keys/x=1",
+        ] {
+            assert_eq!(apply_rules(text), all(text), "{text:?}");
+        }
+        assert_eq!(apply_rules("secret\u{a0}: hunter2"), "secret\u{a0}: [REDACTED]");
     }
 
     #[test]
