@@ -86,6 +86,20 @@ static TRIGGER_STARTS: [u64; 1024] = {
     bits
 };
 
+/// For each byte, the triggers (bits as in [`trigger_mask`]) that start with it, ignoring ASCII
+/// case: a candidate position is compared with those few, not with all thirty.
+static TRIGGERS_BY_FIRST: [u64; 256] = {
+    let mut by_first = [0u64; 256];
+    let mut t = 0;
+    while t < TRIGGERS.len() {
+        let first = TRIGGERS[t].as_bytes()[0];
+        by_first[first as usize] |= 1 << t;
+        by_first[first.to_ascii_uppercase() as usize] |= 1 << t;
+        t += 1;
+    }
+    by_first
+};
+
 /// True when some trigger starts with the bytes `a b`, ignoring ASCII case.
 #[inline(always)]
 fn starts_with_pair(a: u8, b: u8) -> bool {
@@ -109,12 +123,15 @@ fn may_hold_secret(text: &str) -> bool {
 
 /// True when `rest` starts with a trigger, ignoring ASCII case.
 fn trigger_at(rest: &[u8]) -> bool {
-    TRIGGERS.iter().any(|t| {
-        let t = t.as_bytes();
-        rest.len() >= t.len()
-            && FOLD[rest[1] as usize] == t[1]
-            && rest.iter().zip(t).all(|(&x, &y)| FOLD[x as usize] == y)
-    })
+    let mut candidates = rest.first().map_or(0, |&c| TRIGGERS_BY_FIRST[c as usize]);
+    while candidates != 0 {
+        let t = TRIGGERS[candidates.trailing_zeros() as usize].as_bytes();
+        candidates &= candidates - 1;
+        if rest.len() >= t.len() && rest.iter().zip(t).all(|(&x, &y)| FOLD[x as usize] == y) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The triggers `text` contains, ignoring ASCII case: bit `i` for `TRIGGERS[i]` (for text known
@@ -129,7 +146,11 @@ fn trigger_mask(text: &str) -> u64 {
             continue;
         }
         let rest = &b[i..];
-        for (t, trigger) in TRIGGERS.iter().enumerate() {
+        let mut candidates = TRIGGERS_BY_FIRST[w[0] as usize];
+        while candidates != 0 {
+            let t = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let trigger = TRIGGERS[t];
             let t_bytes = trigger.as_bytes();
             if rest.len() >= t_bytes.len()
                 && rest
@@ -138,7 +159,7 @@ fn trigger_mask(text: &str) -> u64 {
                     .all(|(&x, &y)| FOLD[x as usize] == y)
             {
                 mask |= 1 << t;
-                if ASSIGNED_WORDS.contains(trigger) && assigned(&rest[t_bytes.len()..]) {
+                if ASSIGNED_WORDS.contains(&trigger) && assigned(&rest[t_bytes.len()..]) {
                     mask |= ASSIGNED;
                 }
             }
@@ -818,7 +839,10 @@ mod tests {
         ] {
             assert_eq!(apply_rules(text), all(text), "{text:?}");
         }
-        assert_eq!(apply_rules("secret\u{a0}: hunter2"), "secret\u{a0}: [REDACTED]");
+        assert_eq!(
+            apply_rules("secret\u{a0}: hunter2"),
+            "secret\u{a0}: [REDACTED]"
+        );
     }
 
     #[test]
