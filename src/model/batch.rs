@@ -256,8 +256,6 @@ pub struct DayBatches {
     rows: BatchBuilder,
     /// The day of each row appended.
     days: Vec<i32>,
-    /// Whether the rows hold more than one day.
-    mixed: bool,
 }
 
 impl DayBatches {
@@ -271,15 +269,12 @@ impl DayBatches {
         DayBatches {
             rows: BatchBuilder::with_capacity(stream, rows),
             days: Vec::with_capacity(rows),
-            mixed: false,
         }
     }
 
     /// Appends one event.
     pub fn append(&mut self, n: &Normalized<'_>) {
-        let day = day_of_ms(n.ts);
-        self.mixed |= self.days.first().is_some_and(|&d| d != day);
-        self.days.push(day);
+        self.days.push(day_of_ms(n.ts));
         self.rows.append(n);
     }
 
@@ -294,7 +289,7 @@ impl DayBatches {
             return Vec::new();
         };
         let batch = self.rows.finish();
-        if !self.mixed {
+        if self.days.iter().all(|&d| d == first) {
             return vec![(first, batch)];
         }
         let mut rows_of: BTreeMap<i32, Vec<u32>> = BTreeMap::new();
