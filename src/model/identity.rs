@@ -158,7 +158,7 @@ mod tests {
         for l in lines {
             days.append(&parse_line(stream, l.as_bytes()).unwrap());
         }
-        let (_, batch) = days.finish().remove(0);
+        let (_, batch) = days.finish().0.remove(0);
         let inputs = id_input_arrays(stream, &batch).unwrap();
         let col = event_id_column(stream, &inputs).unwrap();
         col.iter().map(|v| v.unwrap().to_string()).collect()

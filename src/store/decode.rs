@@ -42,6 +42,8 @@ pub type DriftKey = (String, &'static str, &'static str);
 pub struct Decoded {
     /// Rows, as (UTC day, batch).
     pub batches: Vec<(i32, RecordBatch)>,
+    /// The memory `batches` hold.
+    pub memory: usize,
     /// Rejected lines.
     pub rejected: Vec<Rejected>,
     /// Lines consumed (blank lines included).
@@ -57,6 +59,7 @@ impl Decoded {
     /// Appends another result that follows this one in the file.
     pub fn extend(&mut self, other: Decoded) {
         self.batches.extend(other.batches);
+        self.memory += other.memory;
         self.rejected.extend(other.rejected);
         self.lines += other.lines;
         self.rows += other.rows;
@@ -222,7 +225,7 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
         pos = end + 1;
     }
     out.rows = days.rows() as u64;
-    out.batches = days.finish();
+    (out.batches, out.memory) = days.finish();
     // Relative numbering: the caller adds the chunk's first line number minus one.
     for r in &mut out.rejected {
         r.line_no -= 1;

@@ -531,8 +531,8 @@ impl Run<'_> {
             }
         }
         let p = &mut self.pending;
+        p.mem += decoded.memory;
         for (day, batch) in decoded.batches {
-            p.mem += batch.get_array_memory_size();
             p.parts.entry((src.stream, day)).or_default().push(batch);
         }
         for (k, (line, n)) in decoded.drift {
