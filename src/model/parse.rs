@@ -489,7 +489,15 @@ fn error_text<'a>(v: Flex<'a>) -> Result<Option<Cow<'a, str>>, ParseError> {
 fn sanitized(s: Cow<'_, str>) -> Cow<'_, str> {
     match s {
         Cow::Borrowed(b) => sanitize_text(b),
-        Cow::Owned(o) => Cow::Owned(sanitize_text(&o).into_owned()),
+        // An unescaped text (a stack trace's `\n`s) the rules leave as it is stays the same
+        // `String`, not a copy of it: those are most bytes of multi-KB error texts.
+        Cow::Owned(o) => {
+            let changed = match sanitize_text(&o) {
+                Cow::Borrowed(_) => None,
+                Cow::Owned(changed) => Some(changed),
+            };
+            Cow::Owned(changed.unwrap_or(o))
+        }
     }
 }
 
