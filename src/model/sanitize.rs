@@ -116,9 +116,7 @@ fn starts_with_pair(a: u8, b: u8) -> bool {
 /// with the triggers directly. A test checks both agree.
 fn may_hold_secret(text: &str) -> bool {
     let b = text.as_bytes();
-    b.windows(2)
-        .enumerate()
-        .any(|(i, w)| starts_with_pair(w[0], w[1]) && trigger_at(&b[i..]))
+    pair_starts(b, |i| trigger_at(&b[i..]))
 }
 
 /// True when `rest` starts with a trigger, ignoring ASCII case.
@@ -135,18 +133,15 @@ fn trigger_at(rest: &[u8]) -> bool {
 }
 
 /// The triggers `text` contains, ignoring ASCII case: bit `i` for `TRIGGERS[i]` (for text known
-/// to hold one: the rules' path). The pair table of [`may_hold_secret`] finds the candidate
-/// positions; aho-corasick's overlapping search was no faster here and, as a direct dependency,
-/// changed the features of `memchr` under the whole build.
+/// to hold one: the rules' path). [`pair_starts`] finds the candidate positions; aho-corasick's
+/// overlapping search was no faster here and, as a direct dependency, changed the features of
+/// `memchr` under the whole build.
 fn trigger_mask(text: &str) -> u64 {
     let b = text.as_bytes();
     let mut mask = 0u64;
-    for (i, w) in b.windows(2).enumerate() {
-        if !starts_with_pair(w[0], w[1]) {
-            continue;
-        }
+    pair_starts(b, |i| {
         let rest = &b[i..];
-        let mut candidates = TRIGGERS_BY_FIRST[w[0] as usize];
+        let mut candidates = TRIGGERS_BY_FIRST[rest[0] as usize];
         while candidates != 0 {
             let t = candidates.trailing_zeros() as usize;
             candidates &= candidates - 1;
@@ -164,8 +159,117 @@ fn trigger_mask(text: &str) -> u64 {
                 }
             }
         }
-    }
+        false
+    });
     mask
+}
+
+/// Calls `at(i)`, in order, at each `i` where `b[i] b[i + 1]` is the start of some trigger
+/// (ignoring ASCII case), until it returns true; returns whether it did.
+fn pair_starts(b: &[u8], mut at: impl FnMut(usize) -> bool) -> bool {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    if b.len() >= 32 && std::arch::is_x86_feature_detected!("ssse3") {
+        // SAFETY: the CPU has SSSE3 (checked just above).
+        match unsafe { pair_scan::blocks(b, &mut at) } {
+            Ok(found) => return found,
+            Err(tail) => i = tail,
+        }
+    }
+    while i + 1 < b.len() {
+        if starts_with_pair(b[i], b[i + 1]) && at(i) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// [`pair_starts`] sixteen positions at a time: a long text (a stack trace of a few KB) was
+/// 3 % of ingest CPU with one table lookup per byte (perf, long-text shape).
+///
+/// The filter is Teddy's (the SIMD literal search of Hyperscan and of the `aho-corasick`
+/// crate, whose packed searcher needs each ASCII case variant of a pattern as a pattern of its
+/// own: 2^13 of `authorization`): each trigger goes to one of eight buckets by its first
+/// byte, and four 16-entry tables give, for the low and the high nibble of a position's byte
+/// and of the next one, the buckets whose triggers (in either ASCII case) may have that nibble
+/// there; a position all four agree on is a candidate, which the exact pair table checks.
+/// About 7 % of positions of prose and code are candidates (2.5 % are real pair starts).
+#[cfg(target_arch = "x86_64")]
+mod pair_scan {
+    use std::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        _mm_setzero_si128, _mm_shuffle_epi8, _mm_srli_epi16,
+    };
+
+    use super::{TRIGGERS, starts_with_pair};
+
+    /// Bucket bits by nibble: the low and high nibbles of a trigger's first byte, then of its
+    /// second.
+    static NIBBLES: [[u8; 16]; 4] = {
+        let mut t = [[0u8; 16]; 4];
+        let mut k = 0;
+        while k < TRIGGERS.len() {
+            let tb = TRIGGERS[k].as_bytes();
+            let bucket = 1u8 << (tb[0] & 7);
+            let mut at = 0;
+            while at < 2 {
+                // Triggers are lower case: each byte as written and upper-cased.
+                let cases = [tb[at], tb[at].to_ascii_uppercase()];
+                let mut c = 0;
+                while c < 2 {
+                    t[2 * at][(cases[c] & 15) as usize] |= bucket;
+                    t[2 * at + 1][(cases[c] >> 4) as usize] |= bucket;
+                    c += 1;
+                }
+                at += 1;
+            }
+            k += 1;
+        }
+        t
+    };
+
+    /// Runs [`super::pair_starts`] over the blocks of sixteen positions that `b` holds with
+    /// the byte after them: `Ok(found)` when `at` returned true, else `Err(i)`, the first
+    /// position left for the caller.
+    ///
+    /// # Safety
+    /// The CPU must have SSSE3.
+    #[target_feature(enable = "ssse3")]
+    pub(super) unsafe fn blocks(
+        b: &[u8],
+        at: &mut impl FnMut(usize) -> bool,
+    ) -> Result<bool, usize> {
+        // SAFETY: each load reads 16 bytes inside `b` (`i + 17 <= b.len()`: the second load
+        // starts one byte later) and needs no alignment; the tables are 16 bytes each.
+        unsafe {
+            let table = |n: usize| _mm_loadu_si128(NIBBLES[n].as_ptr().cast::<__m128i>());
+            let (lo0, hi0, lo1, hi1) = (table(0), table(1), table(2), table(3));
+            let low = _mm_set1_epi8(0x0f);
+            let buckets = |x: __m128i, lo: __m128i, hi: __m128i| {
+                let l = _mm_shuffle_epi8(lo, _mm_and_si128(x, low));
+                let h = _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16::<4>(x), low));
+                _mm_and_si128(l, h)
+            };
+            let mut i = 0;
+            while i + 17 <= b.len() {
+                let first = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
+                let second = _mm_loadu_si128(b.as_ptr().add(i + 1).cast::<__m128i>());
+                let both = _mm_and_si128(buckets(first, lo0, hi0), buckets(second, lo1, hi1));
+                let none = _mm_movemask_epi8(_mm_cmpeq_epi8(both, _mm_setzero_si128()));
+                let mut hits = !(none as u32) & 0xffff;
+                while hits != 0 {
+                    let j = i + hits.trailing_zeros() as usize;
+                    hits &= hits - 1;
+                    if starts_with_pair(b[j], b[j + 1]) && at(j) {
+                        return Ok(true);
+                    }
+                }
+                i += 16;
+            }
+            Err(i)
+        }
+    }
 }
 
 /// The triggers inside the credential words of the `key = value` rule.
@@ -774,6 +878,96 @@ mod tests {
             if want { hits += 1 } else { misses += 1 }
         }
         assert!(hits > 1000 && misses > 1000, "{hits} {misses}");
+    }
+
+    /// The sixteen-at-a-time scan finds exactly the positions the pair table does, at every
+    /// offset of a block, in bytes of any value (all case variants of the triggers' pairs,
+    /// non-ASCII, and bytes that share a nibble with a trigger byte).
+    #[test]
+    fn pair_scan_finds_the_positions_the_pair_table_does() {
+        use rand::{Rng, SeedableRng};
+        let alphabet: Vec<u8> = TRIGGERS
+            .iter()
+            .flat_map(|t| {
+                let b = t.as_bytes();
+                [
+                    b[0],
+                    b[1],
+                    b[0].to_ascii_uppercase(),
+                    b[1].to_ascii_uppercase(),
+                ]
+            })
+            .chain([b'q', b'Q', 0x80, 0xe6, 0xff, 0, b' ', b'\n', b'|'])
+            .collect();
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+        let mut found = 0;
+        for round in 0..20_000 {
+            let n: usize = rng.random_range(0..120);
+            let b: Vec<u8> = (0..n)
+                .map(|_| match round % 3 {
+                    0 => rng.random::<u8>(),
+                    _ => alphabet[rng.random_range(0..alphabet.len())],
+                })
+                .collect();
+            let want: Vec<usize> = (0..n.saturating_sub(1))
+                .filter(|&i| starts_with_pair(b[i], b[i + 1]))
+                .collect();
+            let mut got = Vec::new();
+            assert!(!pair_starts(&b, |i| {
+                got.push(i);
+                false
+            }));
+            assert_eq!(got, want, "{b:?}");
+            found += got.len();
+            // Stopping at the first hit reports it.
+            let mut first = None;
+            let stopped = pair_starts(&b, |i| {
+                first = Some(i);
+                true
+            });
+            assert_eq!((stopped, first), (!want.is_empty(), want.first().copied()));
+        }
+        assert!(found > 50_000, "{found}");
+    }
+
+    /// Long texts (past the scalar cut-off) name the triggers aho-corasick finds in them.
+    #[test]
+    fn trigger_mask_of_long_texts_agrees_with_aho_corasick() {
+        use rand::{Rng, SeedableRng};
+        let ac = aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(TRIGGERS)
+            .unwrap();
+        let words = [
+            "at",
+            "node_modules/",
+            "Auth",
+            "TOKEN",
+            "key",
+            "/srv/",
+            "sk-",
+            "ghp_",
+            "日本",
+            "é",
+            " ",
+            "\\u",
+            "github_pat_",
+            "cookie",
+            "-----BEGIN",
+            "://",
+            "Bearer",
+            "x",
+        ];
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(8);
+        for _ in 0..5_000 {
+            let text: String = (0..rng.random_range(8..60))
+                .map(|_| words[rng.random_range(0..words.len())])
+                .collect();
+            let want = ac
+                .find_overlapping_iter(&text)
+                .fold(0u64, |m, hit| m | 1 << hit.pattern().as_usize());
+            assert_eq!(trigger_mask(&text) & !ASSIGNED, want, "{text:?}");
+        }
     }
 
     #[test]
