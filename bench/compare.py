@@ -54,6 +54,15 @@ def du(path):
 SHAPES = ["tools", "objects", "unique", "long-text", "sparse", "named-steps", "foreign", "merged"]
 
 
+def warm(path):
+    """Reads every file under `path` once, so that a timed run finds them in the page cache."""
+    for root, _, files in os.walk(path):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                while fh.read(1 << 24):
+                    pass
+
+
 def dataset(obsq, work, events, shape, days=30, dirty=0.0):
     """The generated dataset of one shape (made once, then reused)."""
     name = f"src-{events}" + ("" if shape == "tools" else f"-{shape}")
@@ -76,13 +85,9 @@ def ingest(obsq, work, src, runs, shape="tools", baseline=None):
             if f.startswith("skill-invocations-"):
                 os.link(os.path.join(src, "logs", f), os.path.join(skill, "logs", f))
     jsonl = du(skill)
-    # Read the files once before the timed runs: the first run of a shape otherwise reads them
-    # from disk (the previous shape's files, or generating this one, pushed them out of the page
-    # cache), and that run is always obsq's.
-    for f in sorted(os.listdir(os.path.join(skill, "logs"))):
-        with open(os.path.join(skill, "logs", f), "rb") as fh:
-            while fh.read(1 << 24):
-                pass
+    # The first run of a shape would otherwise read the files from disk (the previous shape's
+    # files, or generating this one, pushed them out of the page cache), and it is always obsq's.
+    warm(skill)
     print(f"\ningest, shape {shape}: {jsonl / 1e9:.2f} GB of skill JSONL; {runs} runs each, alternating")
     names = ("obsq", "base", "duckdb") if baseline else ("obsq", "duckdb")
     res = {name: [] for name in names}
@@ -147,15 +152,21 @@ def backfill(obsq, work, src, events, name=None):
     return root
 
 
-def growth(obsq, work, sizes, shape):
-    """`obsq ingest` of datasets of growing size (one shape): seconds per million events."""
-    print(f"\ngrowth: obsq ingest of all four streams, shape {shape}")
+def growth(obsq, work, sizes, shape, runs):
+    """`obsq ingest` of datasets of growing size (one shape): seconds per million events
+    (medians of `runs`)."""
+    print(f"\ngrowth: obsq ingest of all four streams, shape {shape}; medians of {runs} runs")
     base = None
     for events in sizes:
         src = dataset(obsq, work, events, shape)
         root = os.path.join(work, "growth-root")
-        shutil.rmtree(root, ignore_errors=True)
-        secs, rss = timed([obsq, "--root", root, "ingest", "--source", src])
+        warm(src)
+        times = []
+        for _ in range(runs):
+            shutil.rmtree(root, ignore_errors=True)
+            times.append(timed([obsq, "--root", root, "ingest", "--source", src]))
+        secs = statistics.median(t for t, _ in times)
+        rss = statistics.median(r for _, r in times)
         per = secs / events * 1e6
         base = base or per
         print(f"  {events:>10,} events  {du(src) / 1e9:6.2f} GB  {secs:7.2f} s  {per:6.3f} s per 1M events"
@@ -224,7 +235,7 @@ def main():
             backfill(obsq, work, src1, a.events // 90, os.path.basename(root1))
         reports.pruning(obsq, root90, root1, runs)
     if part in (None, "growth"):
-        growth(obsq, work, [int(x) for x in a.growth.split(",")], "tools")
+        growth(obsq, work, [int(x) for x in a.growth.split(",")], "tools", a.runs)
     if part in (None, "record"):
         record(obsq, work, a.record_calls)
     if part in (None, "cluster"):
