@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array};
+use arrow::compute::cast;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
@@ -82,10 +83,20 @@ pub fn read_fresh(layout: &Layout, snap: &Snapshot, decode: bool) -> Result<Fres
     Ok(fresh)
 }
 
-/// Adds the `date` partition column to a file-schema batch.
+/// Adds the `date` partition column to a file-schema batch and gives its columns the types
+/// queries read ([`Stream::scan_schema`]: text as views of the same buffers, no copy).
 pub fn with_date(stream: Stream, batch: RecordBatch, day: i32) -> Result<RecordBatch> {
-    let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+    let schema = stream.scan_schema();
+    let mut cols = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| match c.data_type() == f.data_type() {
+            true => Ok(c.clone()),
+            false => cast(c, f.data_type()),
+        })
+        .collect::<std::result::Result<Vec<ArrayRef>, _>>()
+        .map_err(|e| Error::arrow("reading fresh rows as table columns", e))?;
     cols.push(Arc::new(Date32Array::from(vec![day; batch.num_rows()])));
-    RecordBatch::try_new(stream.scan_schema(), cols)
-        .map_err(|e| Error::arrow("adding the date column", e))
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::arrow("adding the date column", e))
 }

@@ -237,7 +237,7 @@ impl StreamTable {
         if !files.is_empty() {
             let format =
                 ParquetFormat::default().with_options(state.table_options().parquet.clone());
-            let table_schema = TableSchema::builder(self.stream.file_schema())
+            let table_schema = TableSchema::builder(self.stream.read_schema())
                 .with_table_partition_cols(vec![Arc::new(
                     stored.field_with_name(DATE_COL)?.clone(),
                 )])

@@ -80,12 +80,12 @@ pub fn stats_udfs() -> Vec<ScalarUDF> {
 pub fn error_pattern_udf() -> ScalarUDF {
     create_udf(
         "error_pattern",
-        vec![DataType::Utf8],
+        vec![DataType::Utf8View],
         DataType::Utf8,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(args)?;
-            let input = arrays[0].as_string::<i32>();
+            let input = arrays[0].as_string_view();
             let out: StringArray = input.iter().map(|v| v.map(error_pattern_cached)).collect();
             Ok(ColumnarValue::Array(Arc::new(out)))
         }),

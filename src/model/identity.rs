@@ -9,7 +9,7 @@
 //! same value.
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray, StringViewArray,
     TimestampMillisecondArray,
 };
 use arrow::compute::cast;
@@ -39,6 +39,8 @@ pub fn id_input_arrays(stream: Stream, batch: &RecordBatch) -> Result<Vec<ArrayR
 enum Input<'a> {
     Ts(&'a TimestampMillisecondArray),
     Str(StringArray),
+    /// Text as queries read it (views), hashed without a copy.
+    View(StringViewArray),
     F64(&'a Float64Array),
     I64(&'a Int64Array),
     Bool(&'a BooleanArray),
@@ -72,6 +74,9 @@ pub fn event_hashes(stream: Stream, inputs: &[ArrayRef]) -> Result<Vec<u128>, Ar
                 DataType::Boolean => Input::Bool(a.as_boolean_opt().ok_or_else(|| {
                     ArrowError::CastError(format!("{} is not Boolean", c.name()))
                 })?),
+                DataType::Utf8 if a.data_type() == &DataType::Utf8View => {
+                    Input::View(a.as_string_view().clone())
+                }
                 DataType::Utf8 => Input::Str(cast(a, &DataType::Utf8)?.as_string::<i32>().clone()),
                 _ => Input::Ts(
                     a.as_primitive_opt::<TimestampMillisecondType>()
@@ -93,6 +98,7 @@ pub fn event_hashes(stream: Stream, inputs: &[ArrayRef]) -> Result<Vec<u128>, Ar
                 // `ts` is never null and is hashed without a presence tag.
                 Input::Ts(a) => buf.extend_from_slice(&a.value(r).to_le_bytes()),
                 Input::Str(a) => put(&mut buf, a.is_valid(r).then(|| a.value(r).as_bytes())),
+                Input::View(a) => put(&mut buf, a.is_valid(r).then(|| a.value(r).as_bytes())),
                 Input::F64(a) => {
                     let v = a.is_valid(r).then(|| a.value(r).to_bits().to_le_bytes());
                     put(&mut buf, v.as_ref().map(|b| &b[..]))
@@ -175,6 +181,30 @@ mod tests {
         assert_eq!(
             ids(Stream::Skill, &[skill]),
             ["575349d3035700c7442dcfbbc99ca1f1"]
+        );
+    }
+
+    #[test]
+    fn text_read_as_views_gives_the_same_ids() {
+        let skill = r#"{"timestamp":"2026-11-27T10:00:00.000Z","skill":"s","agent":"a","result":"success","error":null,"params":{"b":1,"a":"x"},"metadata":{"k":"v"}}"#;
+        let other = r#"{"timestamp":"2026-11-27T10:00:01.000Z","skill":"a-much-longer-skill-name","result":"failure","error":"boom"}"#;
+        let mut days = DayBatches::new(Stream::Skill);
+        for l in [skill, other] {
+            days.append(&parse_line(Stream::Skill, l.as_bytes()).unwrap());
+        }
+        let (_, batch) = days.finish().0.remove(0);
+        let inputs = id_input_arrays(Stream::Skill, &batch).unwrap();
+        let views: Vec<ArrayRef> = inputs
+            .iter()
+            .map(|a| match a.data_type() {
+                DataType::Utf8 => cast(a, &DataType::Utf8View).unwrap(),
+                _ => a.clone(),
+            })
+            .collect();
+        assert!(views.iter().any(|a| a.data_type() == &DataType::Utf8View));
+        assert_eq!(
+            event_id_column(Stream::Skill, &inputs).unwrap(),
+            event_id_column(Stream::Skill, &views).unwrap()
         );
     }
 

@@ -134,6 +134,17 @@ impl Col {
             _ => DataType::Utf8,
         }
     }
+
+    /// The column's type in SQL tables: stored text as `Utf8View`, so that the Parquet reader
+    /// points into its decoded pages (dictionary values included) instead of copying every
+    /// value into an offsets buffer — `GROUP BY agent` over a week of skill events measured
+    /// 0.066 → 0.040 s. `event_id`, computed per row, stays `Utf8`.
+    pub fn query_type(self) -> DataType {
+        match self.data_type() {
+            DataType::Utf8 if self != Col::EventId => DataType::Utf8View,
+            t => t,
+        }
+    }
 }
 
 /// The Arrow type of `ts`: UTC milliseconds, the precision of every source format.
@@ -253,15 +264,25 @@ impl Stream {
     /// The schema of the stream's Parquet files (without the `date` partition column).
     pub fn file_schema(self) -> SchemaRef {
         static CACHE: OnceLock<[SchemaRef; 4]> = OnceLock::new();
-        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.stored_columns(), false)))
+        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.stored_columns(), false, false)))
             [self as usize]
             .clone()
     }
 
-    /// The stored columns plus `date`: what a table scan reads before `event_id` is derived.
+    /// The stored columns as queries read them from the Parquet files (text as
+    /// [`Col::query_type`] says), without `date`.
+    pub fn read_schema(self) -> SchemaRef {
+        static CACHE: OnceLock<[SchemaRef; 4]> = OnceLock::new();
+        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.stored_columns(), false, true)))
+            [self as usize]
+            .clone()
+    }
+
+    /// The stored columns plus `date`, as queries read them: what a table scan reads before
+    /// `event_id` is derived.
     pub fn scan_schema(self) -> SchemaRef {
         static CACHE: OnceLock<[SchemaRef; 4]> = OnceLock::new();
-        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.stored_columns(), true)))
+        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.stored_columns(), true, true)))
             [self as usize]
             .clone()
     }
@@ -269,14 +290,18 @@ impl Stream {
     /// The schema of the stream's SQL table: every column plus `date` (Date32, from the path).
     pub fn table_schema(self) -> SchemaRef {
         static CACHE: OnceLock<[SchemaRef; 4]> = OnceLock::new();
-        CACHE.get_or_init(|| Stream::ALL.map(|s| s.schema_of(s.columns().iter().copied(), true)))
-            [self as usize]
+        CACHE.get_or_init(|| {
+            Stream::ALL.map(|s| s.schema_of(s.columns().iter().copied(), true, true))
+        })[self as usize]
             .clone()
     }
 
-    fn schema_of(self, cols: impl Iterator<Item = Col>, date: bool) -> SchemaRef {
+    fn schema_of(self, cols: impl Iterator<Item = Col>, date: bool, query: bool) -> SchemaRef {
         let mut fields: Vec<Field> = cols
-            .map(|c| Field::new(c.name(), c.data_type(), self.nullable(c)))
+            .map(|c| {
+                let t = if query { c.query_type() } else { c.data_type() };
+                Field::new(c.name(), t, self.nullable(c))
+            })
             .collect();
         if date {
             fields.push(Field::new(DATE_COL, DataType::Date32, false));
