@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -17,7 +18,7 @@ use crate::model::Stream;
 use crate::notice;
 
 use super::catalog::{Catalog, SourceState};
-use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish, publish_staged};
+use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_all, publish_staged};
 use super::decode::{Decoded, DriftKey, InFlight, overlong, submit};
 use super::fault;
 use super::layout::Layout;
@@ -591,11 +592,17 @@ impl Flusher<'_> {
             .collect::<Result<_>>()?;
         let objects = self.writer.objects().clone();
         let mut guard = Uncommitted::new(&objects);
+        let files: Vec<(String, Bytes)> = encoded
+            .iter()
+            .map(|(_, _, path, e)| (path.clone(), e.bytes.clone()))
+            .collect();
+        for (path, _) in &files {
+            guard.push(path);
+        }
+        publish_all(&objects, &files)?;
         for (stream, day, path, e) in encoded {
             let bytes = e.bytes.len() as u64;
             let added = e.to_added(stream, day, &path);
-            guard.push(&path);
-            publish(&objects, &path, e.bytes)?;
             let stats = self.out.streams.entry(stream).or_default();
             stats.files_out += 1;
             stats.bytes_out += bytes;
