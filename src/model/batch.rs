@@ -17,18 +17,25 @@ use super::pattern::error_pattern_cached;
 use super::schema::{Col, Stream};
 use super::timefmt::day_of_ms;
 
+/// A column other than `ts` and text.
 enum ColBuilder {
-    Ts(TimestampMillisecondBuilder),
-    Str(TextBuilder),
     F64(Float64Builder),
     I64(Int64Builder),
     Bool(BooleanBuilder),
 }
 
 /// Accumulates the rows of one stream (all for one day, or not: the caller decides).
+///
+/// Builders are grouped by kind (`ts`, text, the rest), so that appending a row dispatches once
+/// per column on where its value comes from, not also on the builder's type.
 pub struct BatchBuilder {
     stream: Stream,
-    cols: Vec<(Col, ColBuilder)>,
+    /// `ts`, every stream's first column.
+    ts: TimestampMillisecondBuilder,
+    /// The text columns, in schema order.
+    texts: Vec<(Col, TextBuilder)>,
+    /// The other columns, in schema order.
+    others: Vec<(Col, ColBuilder)>,
     rows: usize,
 }
 
@@ -41,36 +48,34 @@ impl BatchBuilder {
     /// An empty builder for `stream` sized for about `rows` rows (growing a builder copies it:
     /// that was a visible share of ingest time).
     pub fn with_capacity(stream: Stream, rows: usize) -> Self {
-        let cols = stream
-            .stored_columns()
-            .map(|c| {
-                let b = match c {
-                    Col::Ts => ColBuilder::Ts(
-                        TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
-                    ),
-                    Col::DurationMs | Col::Percentage | Col::LatencyMs => {
-                        ColBuilder::F64(Float64Builder::with_capacity(rows))
-                    }
-                    Col::CacheHit | Col::Success => {
-                        ColBuilder::Bool(BooleanBuilder::with_capacity(rows))
-                    }
-                    Col::Step => ColBuilder::I64(Int64Builder::with_capacity(rows)),
-                    // Typical value sizes: JSON documents and messages ~50 bytes, names ~16,
-                    // error texts and unknown fields mostly null.
-                    Col::Params | Col::Metadata | Col::Message => {
-                        ColBuilder::Str(TextBuilder::with_capacity(rows, rows * 48))
-                    }
-                    Col::Error | Col::ErrorPattern | Col::Extra => {
-                        ColBuilder::Str(TextBuilder::with_capacity(rows, rows * 4))
-                    }
-                    _ => ColBuilder::Str(TextBuilder::with_capacity(rows, rows * 16)),
-                };
-                (c, b)
-            })
-            .collect();
+        let mut texts = Vec::new();
+        let mut others = Vec::new();
+        for c in stream.stored_columns() {
+            match c {
+                Col::Ts => {}
+                Col::DurationMs | Col::Percentage | Col::LatencyMs => {
+                    others.push((c, ColBuilder::F64(Float64Builder::with_capacity(rows))))
+                }
+                Col::CacheHit | Col::Success => {
+                    others.push((c, ColBuilder::Bool(BooleanBuilder::with_capacity(rows))))
+                }
+                Col::Step => others.push((c, ColBuilder::I64(Int64Builder::with_capacity(rows)))),
+                // Typical value sizes: JSON documents and messages ~50 bytes, names ~16,
+                // error texts and unknown fields mostly null.
+                Col::Params | Col::Metadata | Col::Message => {
+                    texts.push((c, TextBuilder::with_capacity(rows, rows * 48)))
+                }
+                Col::Error | Col::ErrorPattern | Col::Extra => {
+                    texts.push((c, TextBuilder::with_capacity(rows, rows * 4)))
+                }
+                _ => texts.push((c, TextBuilder::with_capacity(rows, rows * 16))),
+            }
+        }
         BatchBuilder {
             stream,
-            cols,
+            ts: TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            texts,
+            others,
             rows: 0,
         }
     }
@@ -88,9 +93,28 @@ impl BatchBuilder {
     /// Appends one event.
     pub fn append(&mut self, n: &Normalized<'_>) {
         let pattern = n.error.as_deref().map(error_pattern_cached);
-        for (col, b) in &mut self.cols {
+        self.ts.append_value(n.ts);
+        for (col, b) in &mut self.texts {
+            b.append_option(match col {
+                Col::Skill => n.skill.as_deref(),
+                Col::Agent => n.agent.as_deref(),
+                Col::Result => n.result.as_deref(),
+                Col::RunId => n.run_id.as_deref(),
+                Col::CujId => n.cuj_id.as_deref(),
+                Col::Status => n.status.as_deref(),
+                Col::Message => n.message.as_deref(),
+                Col::Error => n.error.as_deref(),
+                Col::Provider => n.provider.as_deref(),
+                Col::Model => n.model.as_deref(),
+                Col::Params => n.params(),
+                Col::ErrorPattern => pattern.as_deref(),
+                Col::Extra => n.extra.as_deref(),
+                Col::Metadata => Some(&n.metadata),
+                _ => None,
+            });
+        }
+        for (col, b) in &mut self.others {
             match b {
-                ColBuilder::Ts(b) => b.append_value(n.ts),
                 ColBuilder::F64(b) => b.append_option(match col {
                     Col::DurationMs => n.duration_ms,
                     Col::Percentage => n.percentage,
@@ -101,12 +125,6 @@ impl BatchBuilder {
                     _ => n.success,
                 }),
                 ColBuilder::I64(b) => b.append_option(n.step),
-                ColBuilder::Str(b) => match col {
-                    Col::ErrorPattern => b.append_option(pattern.as_deref()),
-                    Col::Extra => b.append_option(n.extra.as_deref()),
-                    Col::Metadata => b.append_option(Some(&n.metadata)),
-                    _ => b.append_option(text_of(n, *col)),
-                },
             }
         }
         self.rows += 1;
@@ -114,17 +132,27 @@ impl BatchBuilder {
 
     /// Finishes the batch (the builder is left empty and reusable).
     pub fn finish(&mut self) -> RecordBatch {
+        let mut texts = self.texts.iter_mut();
+        let mut others = self.others.iter_mut();
+        // Each group is in schema order: taking the next of the column's group follows it.
         let arrays: Vec<ArrayRef> = self
-            .cols
-            .iter_mut()
-            .map(|(_, b)| -> ArrayRef {
-                match b {
-                    ColBuilder::Ts(b) => Arc::new(b.finish()),
-                    ColBuilder::Str(b) => Arc::new(b.finish()),
-                    ColBuilder::F64(b) => Arc::new(b.finish()),
-                    ColBuilder::I64(b) => Arc::new(b.finish()),
-                    ColBuilder::Bool(b) => Arc::new(b.finish()),
-                }
+            .stream
+            .stored_columns()
+            .filter_map(|c| -> Option<ArrayRef> {
+                Some(match c {
+                    Col::Ts => Arc::new(self.ts.finish()),
+                    Col::DurationMs
+                    | Col::Percentage
+                    | Col::LatencyMs
+                    | Col::CacheHit
+                    | Col::Success
+                    | Col::Step => match &mut others.next()?.1 {
+                        ColBuilder::F64(b) => Arc::new(b.finish()),
+                        ColBuilder::I64(b) => Arc::new(b.finish()),
+                        ColBuilder::Bool(b) => Arc::new(b.finish()),
+                    },
+                    _ => Arc::new(texts.next()?.1.finish()),
+                })
             })
             .collect();
         self.rows = 0;
@@ -223,23 +251,6 @@ fn push_bytes(dst: &mut Vec<u8>, s: &[u8]) {
             _ => {}
         }
         dst.set_len(len + n);
-    }
-}
-
-fn text_of<'n>(n: &'n Normalized<'_>, col: Col) -> Option<&'n str> {
-    match col {
-        Col::Skill => n.skill.as_deref(),
-        Col::Agent => n.agent.as_deref(),
-        Col::Result => n.result.as_deref(),
-        Col::RunId => n.run_id.as_deref(),
-        Col::CujId => n.cuj_id.as_deref(),
-        Col::Params => n.params(),
-        Col::Error => n.error.as_deref(),
-        Col::Status => n.status.as_deref(),
-        Col::Message => n.message.as_deref(),
-        Col::Provider => n.provider.as_deref(),
-        Col::Model => n.model.as_deref(),
-        _ => None,
     }
 }
 
