@@ -6,7 +6,7 @@ bench/compare.sh). Every measurement is a fresh process, alternating A B A B; me
    obsq: `obsq ingest --source DIR`. DuckDB (its native CLI, PyPI's duckdb-cli; the Python package
    when there is no CLI): COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json(...))
    TO ... (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd).
-   Wall time and peak RSS from /usr/bin/time; stored size of each.
+   Wall time, peak RSS and CPU time (user + system) from /usr/bin/time; stored size of each.
 2. backfill: `obsq backfill` of the whole dataset (all four streams), and of a dataset of another
    shape (`foreign`) with 5 % bad lines and at least 2.5 GB of JSONL: wall time, peak RSS.
 3. reports: every canned report on the backfilled store, obsq vs DuckDB on the same Parquet
@@ -32,14 +32,14 @@ import reports
 
 
 def timed(cmd):
-    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS MiB)."""
-    out = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd,
+    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS MiB, CPU seconds: user + system)."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S"] + cmd,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     last = out.stderr.strip().splitlines()[-1]
     if out.returncode not in (0, 3):
         sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
-    secs, kb = last.split()
-    return float(secs), int(kb) / 1024
+    secs, kb, user, system = last.split()
+    return float(secs), int(kb) / 1024, float(user) + float(system)
 
 
 def du(path):
@@ -105,16 +105,22 @@ def ingest(obsq, work, src, runs, shape="tools", baseline=None):
                      f"COMPRESSION zstd)")
                 cli = shutil.which("duckdb")
                 cmd = [cli, "-c", q] if cli else [sys.executable, "-c", f"import duckdb; duckdb.sql({q!r})"]
-            secs, rss = timed(cmd)
-            res[name].append((secs, rss))
+            secs, rss, cpu = timed(cmd)
+            res[name].append((secs, rss, cpu))
             sizes[name] = du(os.path.join(out, "data"))
-            print(f"  run {i + 1} {name:6s}: {secs:7.2f} s  {jsonl / 1e6 / secs:7.1f} MB/s  peak RSS {rss:7.0f} MiB")
-    med = {k: (statistics.median(s for s, _ in v), statistics.median(r for _, r in v)) for k, v in res.items()}
+            print(f"  run {i + 1} {name:6s}: {secs:7.2f} s  {jsonl / 1e6 / secs:7.1f} MB/s  peak RSS {rss:7.0f} MiB"
+                  f"  CPU {cpu:6.2f} s")
+    med = {k: tuple(statistics.median(run[j] for run in v) for j in range(3)) for k, v in res.items()}
     print(f"ingest (median of {runs})        obsq        duckdb      ratio")
     print(f"  wall time           {med['obsq'][0]:9.2f} s {med['duckdb'][0]:9.2f} s   "
           f"obsq {med['duckdb'][0] / med['obsq'][0]:4.2f}x DuckDB's throughput")
     print(f"  throughput          {jsonl / 1e6 / med['obsq'][0]:7.1f} MB/s {jsonl / 1e6 / med['duckdb'][0]:7.1f} MB/s")
     print(f"  peak RSS            {med['obsq'][1]:7.0f} MiB {med['duckdb'][1]:7.0f} MiB")
+    # Wall time is the target; CPU time (user + system) is the work done, which a busy or noisy
+    # machine disturbs less, and whose ratio shows how much of a gap is work and how much is
+    # cores left idle.
+    print(f"  CPU (user + system) {med['obsq'][2]:9.2f} s {med['duckdb'][2]:9.2f} s   "
+          f"obsq does {med['duckdb'][2] / med['obsq'][2]:4.2f}x less work")
     print(f"  stored / JSONL      {sizes['obsq'] / jsonl:9.4f}   {sizes['duckdb'] / jsonl:9.4f}   "
           f"(1/{jsonl / sizes['obsq']:.1f} vs 1/{jsonl / sizes['duckdb']:.1f})")
     base_s = med["base"][0] if baseline else None
@@ -123,17 +129,20 @@ def ingest(obsq, work, src, runs, shape="tools", baseline=None):
               f"the baseline {med['duckdb'][0] / base_s:4.2f}x DuckDB's")
     return {"base_s": base_s, "shape": shape, "gb": jsonl / 1e9, "obsq_s": med["obsq"][0], "duckdb_s": med["duckdb"][0],
             "obsq_mbs": jsonl / 1e6 / med["obsq"][0], "duckdb_mbs": jsonl / 1e6 / med["duckdb"][0],
-            "rss": med["obsq"][1], "stored": jsonl / sizes["obsq"]}
+            "rss": med["obsq"][1], "stored": jsonl / sizes["obsq"],
+            "obsq_cpu": med["obsq"][2], "duckdb_cpu": med["duckdb"][2]}
 
 
 def shape_table(rows):
     """One line per shape: the ingest medians side by side (and the baseline build's, if any)."""
     base = rows and rows[0]["base_s"] is not None
     print("\ningest per shape (medians)  GB     obsq s  DuckDB s  obsq MB/s  ratio  peak MiB  stored"
+          "  CPU obsq s  DuckDB s  ratio"
           + ("    base s  base ratio  obsq/base" if base else ""))
     for r in rows:
         line = (f"  {r['shape']:<22} {r['gb']:5.2f} {r['obsq_s']:9.2f} {r['duckdb_s']:9.2f} {r['obsq_mbs']:10.1f}"
-                f"  {r['duckdb_s'] / r['obsq_s']:4.2f}x {r['rss']:9.0f}  1/{r['stored']:.1f}")
+                f"  {r['duckdb_s'] / r['obsq_s']:4.2f}x {r['rss']:9.0f}  1/{r['stored']:<5.1f}"
+                f" {r['obsq_cpu']:10.2f} {r['duckdb_cpu']:9.2f} {r['duckdb_cpu'] / r['obsq_cpu']:5.2f}x")
         if base:
             line += (f" {r['base_s']:9.2f}  {r['duckdb_s'] / r['base_s']:9.2f}x"
                      f"  {r['base_s'] / r['obsq_s']:8.2f}x")
@@ -145,7 +154,7 @@ def backfill(obsq, work, src, events, name=None):
     root = os.path.join(work, name or f"store-{events}")
     shutil.rmtree(root, ignore_errors=True)
     jsonl = du(src)
-    secs, rss = timed([obsq, "--root", root, "backfill", src])
+    secs, rss, _ = timed([obsq, "--root", root, "backfill", src])
     stored = du(os.path.join(root, "data"))
     print(f"\nbackfill of {os.path.basename(src)}: {jsonl / 1e9:.2f} GB, all four streams: {secs:.2f} s, {jsonl / 1e6 / secs:.0f} MB/s, "
           f"peak RSS {rss:.0f} MiB (target < 1024), stored {stored / 1e6:.0f} MB = 1/{jsonl / stored:.1f} of the JSONL")
@@ -165,12 +174,14 @@ def growth(obsq, work, sizes, shape, runs):
         for _ in range(runs):
             shutil.rmtree(root, ignore_errors=True)
             times.append(timed([obsq, "--root", root, "ingest", "--source", src]))
-        secs = statistics.median(t for t, _ in times)
-        rss = statistics.median(r for _, r in times)
+        secs = statistics.median(t for t, _, _ in times)
+        rss = statistics.median(r for _, r, _ in times)
+        cpu = statistics.median(c for _, _, c in times)
         per = secs / events * 1e6
         base = base or per
         print(f"  {events:>10,} events  {du(src) / 1e9:6.2f} GB  {secs:7.2f} s  {per:6.3f} s per 1M events"
-              f"  ({per / base - 1:+.1%} against linear from the first)  peak RSS {rss:5.0f} MiB")
+              f"  ({per / base - 1:+.1%} against linear from the first)  peak RSS {rss:5.0f} MiB"
+              f"  CPU {cpu / events * 1e6:6.3f} s per 1M events")
     shutil.rmtree(os.path.join(work, "growth-root"), ignore_errors=True)
 
 
