@@ -165,7 +165,9 @@ fn trigger_mask(text: &str) -> u64 {
 }
 
 /// Calls `at(i)`, in order, at each `i` where `b[i] b[i + 1]` is the start of some trigger
-/// (ignoring ASCII case), until it returns true; returns whether it did.
+/// (ignoring ASCII case) — except, in long texts, where the next byte rules every such trigger
+/// out — until it returns true; returns whether it did. Every `i` where a whole trigger starts
+/// is called.
 fn pair_starts(b: &[u8], mut at: impl FnMut(usize) -> bool) -> bool {
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
@@ -190,11 +192,13 @@ fn pair_starts(b: &[u8], mut at: impl FnMut(usize) -> bool) -> bool {
 ///
 /// The filter is Teddy's (the SIMD literal search of Hyperscan and of the `aho-corasick`
 /// crate, whose packed searcher needs each ASCII case variant of a pattern as a pattern of its
-/// own: 2^13 of `authorization`): each trigger goes to one of eight buckets by its first
-/// byte, and four 16-entry tables give, for the low and the high nibble of a position's byte
-/// and of the next one, the buckets whose triggers (in either ASCII case) may have that nibble
-/// there; a position all four agree on is a candidate, which the exact pair table checks.
-/// About 7 % of positions of prose and code are candidates (2.5 % are real pair starts).
+/// own: 2^13 of `authorization`): each trigger goes to one of eight buckets (see `bucket`),
+/// and six 16-entry tables give, for the low and the high nibble of a position's byte and of
+/// the two after it, the buckets whose triggers (in either ASCII case) may have that nibble
+/// there; a position all six agree on is a candidate, which the exact pair table checks.
+/// With two bytes, as first written, about 7 % of positions of prose and code were candidates
+/// and 2.5 % real pair starts (`to`, `co`, `se`, `ke` are common), each compared with the
+/// triggers; the third byte leaves few of those.
 #[cfg(target_arch = "x86_64")]
 mod pair_scan {
     use std::arch::x86_64::{
@@ -204,23 +208,43 @@ mod pair_scan {
 
     use super::{TRIGGERS, starts_with_pair};
 
+    /// A trigger's bucket: by its first byte, in 0..7; the one trigger of two bytes (`\u`,
+    /// whose third byte may be anything) has bucket 7 to itself, so that it lets no other
+    /// trigger's candidates through on any third byte.
+    const fn bucket(trigger: &[u8]) -> u8 {
+        if trigger.len() < 3 {
+            7
+        } else {
+            (trigger[0] & 7) % 7
+        }
+    }
+
     /// Bucket bits by nibble: the low and high nibbles of a trigger's first byte, then of its
-    /// second.
-    static NIBBLES: [[u8; 16]; 4] = {
-        let mut t = [[0u8; 16]; 4];
+    /// second and of its third (every nibble for a trigger of two bytes).
+    static NIBBLES: [[u8; 16]; 6] = {
+        let mut t = [[0u8; 16]; 6];
         let mut k = 0;
         while k < TRIGGERS.len() {
             let tb = TRIGGERS[k].as_bytes();
-            let bucket = 1u8 << (tb[0] & 7);
+            let bit = 1u8 << bucket(tb);
             let mut at = 0;
-            while at < 2 {
-                // Triggers are lower case: each byte as written and upper-cased.
-                let cases = [tb[at], tb[at].to_ascii_uppercase()];
-                let mut c = 0;
-                while c < 2 {
-                    t[2 * at][(cases[c] & 15) as usize] |= bucket;
-                    t[2 * at + 1][(cases[c] >> 4) as usize] |= bucket;
-                    c += 1;
+            while at < 3 {
+                if at < tb.len() {
+                    // Triggers are lower case: each byte as written and upper-cased.
+                    let cases = [tb[at], tb[at].to_ascii_uppercase()];
+                    let mut c = 0;
+                    while c < 2 {
+                        t[2 * at][(cases[c] & 15) as usize] |= bit;
+                        t[2 * at + 1][(cases[c] >> 4) as usize] |= bit;
+                        c += 1;
+                    }
+                } else {
+                    let mut nibble = 0;
+                    while nibble < 16 {
+                        t[2 * at][nibble] |= bit;
+                        t[2 * at + 1][nibble] |= bit;
+                        nibble += 1;
+                    }
                 }
                 at += 1;
             }
@@ -230,7 +254,7 @@ mod pair_scan {
     };
 
     /// Runs [`super::pair_starts`] over the blocks of sixteen positions that `b` holds with
-    /// the byte after them: `Ok(found)` when `at` returned true, else `Err(i)`, the first
+    /// the two bytes after them: `Ok(found)` when `at` returned true, else `Err(i)`, the first
     /// position left for the caller.
     ///
     /// # Safety
@@ -240,11 +264,13 @@ mod pair_scan {
         b: &[u8],
         at: &mut impl FnMut(usize) -> bool,
     ) -> Result<bool, usize> {
-        // SAFETY: each load reads 16 bytes inside `b` (`i + 17 <= b.len()`: the second load
-        // starts one byte later) and needs no alignment; the tables are 16 bytes each.
+        // SAFETY: each load reads 16 bytes inside `b` (`i + 18 <= b.len()`: the second and
+        // third loads start one and two bytes later) and needs no alignment; the tables are 16
+        // bytes each.
         unsafe {
             let table = |n: usize| _mm_loadu_si128(NIBBLES[n].as_ptr().cast::<__m128i>());
             let (lo0, hi0, lo1, hi1) = (table(0), table(1), table(2), table(3));
+            let (lo2, hi2) = (table(4), table(5));
             let low = _mm_set1_epi8(0x0f);
             let buckets = |x: __m128i, lo: __m128i, hi: __m128i| {
                 let l = _mm_shuffle_epi8(lo, _mm_and_si128(x, low));
@@ -252,10 +278,14 @@ mod pair_scan {
                 _mm_and_si128(l, h)
             };
             let mut i = 0;
-            while i + 17 <= b.len() {
+            while i + 18 <= b.len() {
                 let first = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
                 let second = _mm_loadu_si128(b.as_ptr().add(i + 1).cast::<__m128i>());
-                let both = _mm_and_si128(buckets(first, lo0, hi0), buckets(second, lo1, hi1));
+                let third = _mm_loadu_si128(b.as_ptr().add(i + 2).cast::<__m128i>());
+                let both = _mm_and_si128(
+                    _mm_and_si128(buckets(first, lo0, hi0), buckets(second, lo1, hi1)),
+                    buckets(third, lo2, hi2),
+                );
                 let none = _mm_movemask_epi8(_mm_cmpeq_epi8(both, _mm_setzero_si128()));
                 let mut hits = !(none as u32) & 0xffff;
                 while hits != 0 {
@@ -880,54 +910,70 @@ mod tests {
         assert!(hits > 1000 && misses > 1000, "{hits} {misses}");
     }
 
-    /// The sixteen-at-a-time scan finds exactly the positions the pair table does, at every
-    /// offset of a block, in bytes of any value (all case variants of the triggers' pairs,
+    /// The sixteen-at-a-time scan calls, in order, every position where a whole trigger
+    /// starts and no position that is not a pair start, at every offset of a block, in bytes
+    /// of any value (whole triggers and their first two and three bytes in either case,
     /// non-ASCII, and bytes that share a nibble with a trigger byte).
     #[test]
-    fn pair_scan_finds_the_positions_the_pair_table_does() {
+    fn pair_scan_calls_every_trigger_start_and_only_pair_starts() {
         use rand::{Rng, SeedableRng};
-        let alphabet: Vec<u8> = TRIGGERS
-            .iter()
-            .flat_map(|t| {
-                let b = t.as_bytes();
-                [
-                    b[0],
-                    b[1],
-                    b[0].to_ascii_uppercase(),
-                    b[1].to_ascii_uppercase(),
-                ]
+        // Pieces: whole triggers in either case, their first two or three bytes, and others.
+        let mut pieces: Vec<Vec<u8>> = Vec::new();
+        for t in TRIGGERS {
+            let b = t.as_bytes();
+            pieces.push(b.to_vec());
+            pieces.push(b.to_ascii_uppercase());
+            pieces.push(b[..2].to_vec());
+            pieces.push(b[..b.len().min(3)].to_ascii_uppercase());
+        }
+        for other in ["q", "Q", "\u{80}", "\u{e6}", " ", "\n", "|", "x"] {
+            pieces.push(other.as_bytes().to_vec());
+        }
+        pieces.extend([vec![0x80], vec![0xff], vec![0]]);
+        let trigger_at = |b: &[u8], i: usize| {
+            TRIGGERS.iter().any(|t| {
+                let t = t.as_bytes();
+                b.len() >= i + t.len() && b[i..i + t.len()].eq_ignore_ascii_case(t)
             })
-            .chain([b'q', b'Q', 0x80, 0xe6, 0xff, 0, b' ', b'\n', b'|'])
-            .collect();
+        };
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
-        let mut found = 0;
+        let (mut calls, mut starts) = (0, 0);
         for round in 0..20_000 {
-            let n: usize = rng.random_range(0..120);
-            let b: Vec<u8> = (0..n)
-                .map(|_| match round % 3 {
-                    0 => rng.random::<u8>(),
-                    _ => alphabet[rng.random_range(0..alphabet.len())],
-                })
-                .collect();
-            let want: Vec<usize> = (0..n.saturating_sub(1))
-                .filter(|&i| starts_with_pair(b[i], b[i + 1]))
-                .collect();
+            let n: usize = rng.random_range(0..60);
+            let b: Vec<u8> = match round % 3 {
+                0 => (0..2 * n).map(|_| rng.random::<u8>()).collect(),
+                _ => (0..n)
+                    .flat_map(|_| pieces[rng.random_range(0..pieces.len())].clone())
+                    .collect(),
+            };
+            let must: Vec<usize> = (0..b.len()).filter(|&i| trigger_at(&b, i)).collect();
             let mut got = Vec::new();
             assert!(!pair_starts(&b, |i| {
                 got.push(i);
                 false
             }));
-            assert_eq!(got, want, "{b:?}");
-            found += got.len();
+            // In order, only at pair starts, and at every start of a whole trigger.
+            assert!(got.windows(2).all(|w| w[0] < w[1]), "{b:?}");
+            assert!(
+                got.iter().all(|&i| starts_with_pair(b[i], b[i + 1])),
+                "{b:?}"
+            );
+            assert!(
+                must.iter().all(|i| got.contains(i)),
+                "{b:?}: {must:?} {got:?}"
+            );
+            calls += got.len();
+            starts += must.len();
             // Stopping at the first hit reports it.
             let mut first = None;
             let stopped = pair_starts(&b, |i| {
                 first = Some(i);
                 true
             });
-            assert_eq!((stopped, first), (!want.is_empty(), want.first().copied()));
+            assert_eq!((stopped, first), (!got.is_empty(), got.first().copied()));
         }
-        assert!(found > 50_000, "{found}");
+        assert!(starts > 20_000, "{starts}");
+        assert!(calls >= starts);
     }
 
     /// Long texts (past the scalar cut-off) name the triggers aho-corasick finds in them.
