@@ -256,20 +256,24 @@ fn push_bytes(dst: &mut Vec<u8>, s: &[u8]) {
 
 /// Rows of one stream, split by UTC day when finished.
 ///
-/// All rows go into one builder, with each row's day noted; a chunk that holds one day (lines
-/// in time order: nearly every chunk) becomes one batch as it is, and one that holds several is
-/// put in day order with one `take` and split into a slice per day (no copy). A builder per
-/// day, as this was first, cost a file interleaving 30 days 30 small allocations and a map
-/// lookup per row, and every builder sized for the whole chunk held 30× the memory of its rows
-/// (1540 small files on 910 MB of such lines); a `take` per day, as it was next, made 30 small
-/// arrays per column and chunk (0.45 s of allocation and drops on 10M lines of `generate --shape
-/// merged`, perf); gathering each day's rows from many chunks with `interleave` when writing,
-/// which copies once instead of twice, was slower still (one small copy per value, from ~70
-/// batches in turn: +0.5 s wall).
+/// All rows go into one builder, with each row's day noted. Rows whose days come in runs, one
+/// run per day, become a slice per run (no copy): a chunk that holds one day (lines in time
+/// order: nearly every chunk), or a merged log's chunk whose lines the decoder appended grouped
+/// by day (`store::decode`). Otherwise the rows are put in day order with one `take` and split
+/// into a slice per day. A builder per day, as this was first, cost a file interleaving 30 days
+/// 30 small allocations and a map lookup per row, and every builder sized for the whole chunk
+/// held 30× the memory of its rows (1540 small files on 910 MB of such lines); a `take` per
+/// day, as it was next, made 30 small arrays per column and chunk (0.45 s of allocation and
+/// drops on 10M lines of `generate --shape merged`, perf); gathering each day's rows from many
+/// chunks with `interleave` when writing, which copies once instead of twice, was slower still
+/// (one small copy per value, from ~70 batches in turn: +0.5 s wall).
 pub struct DayBatches {
     rows: BatchBuilder,
     /// The day of each row appended.
     days: Vec<i32>,
+    /// The position in the input of each row appended, when rows are appended out of input
+    /// order ([`Self::append_at`]); empty otherwise.
+    positions: Vec<u32>,
 }
 
 impl DayBatches {
@@ -283,6 +287,7 @@ impl DayBatches {
         DayBatches {
             rows: BatchBuilder::with_capacity(stream, rows),
             days: Vec::with_capacity(rows),
+            positions: Vec::new(),
         }
     }
 
@@ -292,26 +297,63 @@ impl DayBatches {
         self.rows.append(n);
     }
 
+    /// Appends one event that came at `position` in the input, when events are appended out of
+    /// input order: each day's rows still come out in input order. Use for every row or none.
+    pub fn append_at(&mut self, n: &Normalized<'_>, position: u32) {
+        self.positions.push(position);
+        self.append(n);
+    }
+
     /// Rows held.
     pub fn rows(&self) -> usize {
         self.rows.len()
     }
 
-    /// Finishes every day's batch: `(day, batch)` in day order, rows in the order appended,
-    /// and the memory they hold together (the batches of a chunk of several days are slices of
-    /// one batch, whose buffers each slice's `get_array_memory_size` would count again).
+    /// Finishes every day's batch: `(day, batch)` in day order, each day's rows in input order
+    /// (the order appended, unless given by [`Self::append_at`]), and the memory they hold
+    /// together (the batches of a chunk of several days are slices of one batch, whose buffers
+    /// each slice's `get_array_memory_size` would count again).
     pub fn finish(mut self) -> (Vec<(i32, RecordBatch)>, usize) {
-        let Some(&first) = self.days.first() else {
+        if self.days.is_empty() {
             return (Vec::new(), 0);
-        };
-        let batch = self.rows.finish();
-        if self.days.iter().all(|&d| d == first) {
-            let memory = batch.get_array_memory_size();
-            return (vec![(first, batch)], memory);
         }
-        // Rows in (day, position) order: a stable sort of the positions by day.
+        let batch = self.rows.finish();
+        // Runs of one day: (day, first row, rows).
+        let runs: Vec<(i32, usize, usize)> = self
+            .days
+            .chunk_by(|a, b| a == b)
+            .scan(0, |at, run| {
+                let r = (run[0], *at, run.len());
+                *at += run.len();
+                Some(r)
+            })
+            .collect();
+        let one_run_per_day = {
+            let mut seen: Vec<i32> = runs.iter().map(|r| r.0).collect();
+            seen.sort_unstable();
+            seen.windows(2).all(|w| w[0] != w[1])
+        };
+        // Each run is in input order when rows came in input order, or when every position in
+        // it is larger than the one before.
+        let in_order = |&(_, at, len): &(i32, usize, usize)| {
+            self.positions.is_empty() || self.positions[at..at + len].is_sorted()
+        };
+        if one_run_per_day && runs.iter().all(in_order) {
+            let memory = batch.get_array_memory_size();
+            let mut parts: Vec<(i32, RecordBatch)> = runs
+                .into_iter()
+                .map(|(day, at, len)| (day, batch.slice(at, len)))
+                .collect();
+            parts.sort_unstable_by_key(|p| p.0);
+            return (parts, memory);
+        }
+        // Rows in (day, input position) order.
         let mut order: Vec<u32> = (0..self.days.len() as u32).collect();
-        order.sort_by_key(|&row| self.days[row as usize]);
+        if self.positions.is_empty() {
+            order.sort_by_key(|&row| self.days[row as usize]);
+        } else {
+            order.sort_by_key(|&row| (self.days[row as usize], self.positions[row as usize]));
+        }
         let days: Vec<i32> = order.iter().map(|&row| self.days[row as usize]).collect();
         // A batch holds the rows of one chunk of input (a few MiB at most): u32 suffices.
         // Indices are in bounds and the schema is the batch's own: `take` cannot fail.
@@ -403,6 +445,51 @@ mod tests {
                 .collect();
             let got: Vec<&str> = skills.iter().map(Option::unwrap).collect();
             assert_eq!(got, want);
+        }
+    }
+
+    /// Rows appended out of input order (`append_at`) come out per day in input order, whether
+    /// they came grouped by day (slices) or not (a `take`).
+    #[test]
+    fn rows_appended_out_of_order_come_out_in_input_order() {
+        let cases: [&[(u32, u32)]; 4] = [
+            // (day of November, position): grouped by day, each group in input order.
+            &[(2, 1), (2, 3), (1, 0), (1, 2)],
+            // Grouped, but a group out of input order.
+            &[(1, 2), (1, 0), (2, 1)],
+            // A day in two runs.
+            &[(1, 0), (1, 2), (2, 1), (1, 3)],
+            // In input order, days mixed.
+            &[(3, 0), (1, 1), (3, 2), (2, 3), (1, 4)],
+        ];
+        for rows in cases {
+            let mut b = DayBatches::new(Stream::Skill);
+            for &(day, position) in rows {
+                let line = format!(
+                    r#"{{"timestamp":"2026-11-{day:02}T10:00:00Z","skill":"p{position}"}}"#
+                );
+                b.append_at(
+                    &parse_line(Stream::Skill, line.as_bytes()).unwrap(),
+                    position,
+                );
+            }
+            let (out, _) = b.finish();
+            let mut want: Vec<(u32, u32)> = rows.to_vec();
+            want.sort();
+            let got: Vec<(u32, u32)> = out
+                .iter()
+                .flat_map(|(day, batch)| {
+                    let skills = batch.column_by_name("skill").unwrap();
+                    let skills = skills.as_any().downcast_ref::<StringArray>().unwrap();
+                    let day =
+                        (*day - crate::model::timefmt::days_from_civil(2026, 11, 0) as i32) as u32;
+                    skills
+                        .iter()
+                        .map(|s| (day, s.unwrap()[1..].parse().unwrap()))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            assert_eq!(got, want, "{rows:?}");
         }
     }
 

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, LazyLock};
 
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
@@ -186,46 +186,40 @@ fn split_chunks(data: &[u8], target: usize) -> Vec<(usize, usize)> {
 
 /// Line numbers in the result are relative (0-based within the chunk); the caller shifts them.
 fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
-    // Event lines are ~150–400 bytes: enough room for most chunks without regrowing.
-    let mut days = DayBatches::with_capacity(stream, chunk.len() / 200 + 16);
-    let mut out = Decoded::default();
-    // Valid UTF-8 as a whole (the usual case) means every line is: one check per chunk.
-    let text = std::str::from_utf8(chunk).ok();
-    let mut pos = 0usize;
-    let mut n = Normalized::default();
-    while pos < chunk.len() {
-        let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
-        let line = &chunk[pos..end];
-        let line_no = out.lines + 1;
-        out.lines += 1;
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            let parsed = match text {
-                Some(t) => parse_str_into(stream, &t[pos..end], &mut n),
-                None => parse_line(stream, line).map(|m| n = m),
-            };
-            match parsed {
-                Ok(()) => {
-                    for (k, t) in &n.unknown {
-                        note_drift(&mut out.drift, k, "unknown_field", t, line_no);
-                    }
-                    for (k, t) in &n.mismatched {
-                        note_drift(&mut out.drift, k, "type_mismatch", t, line_no);
-                    }
-                    days.append(&n);
-                }
-                Err(e) => out.rejected.push(Rejected {
-                    line_no,
-                    byte_offset: start + pos as u64,
-                    reason: e.to_string(),
-                    raw: line[..line.len().min(RAW_KEEP)].to_vec(),
-                    raw_len: line.len() as u64,
-                }),
+    let mut d = ChunkDecoder {
+        stream,
+        chunk,
+        // Valid UTF-8 as a whole (the usual case) means every line is: one check per chunk.
+        text: std::str::from_utf8(chunk).ok(),
+        start,
+        // Event lines are ~150–400 bytes: enough room for most chunks without regrowing.
+        days: DayBatches::with_capacity(stream, chunk.len() / 200 + 16),
+        out: Decoded::default(),
+        n: Normalized::default(),
+    };
+    match day_groups(chunk) {
+        None => {
+            let mut pos = 0usize;
+            let mut line_no = 0;
+            while pos < chunk.len() {
+                let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
+                line_no += 1;
+                d.line(pos, end, line_no, None);
+                pos = end + 1;
             }
+            d.out.lines = line_no;
         }
-        pos = end + 1;
+        Some(lines) => {
+            d.out.lines = lines.len() as u64;
+            for &(start, end, no) in &lines {
+                d.line(start, end, no as u64, Some(no));
+            }
+            d.out.rejected.sort_by_key(|r| r.line_no);
+        }
     }
-    out.rows = days.rows() as u64;
-    (out.batches, out.memory) = days.finish();
+    let mut out = d.out;
+    out.rows = d.days.rows() as u64;
+    (out.batches, out.memory) = d.days.finish();
     // Relative numbering: the caller adds the chunk's first line number minus one.
     for r in &mut out.rejected {
         r.line_no -= 1;
@@ -234,6 +228,130 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
         v.0 -= 1;
     }
     out
+}
+
+/// The state of decoding one chunk, line by line.
+struct ChunkDecoder<'a> {
+    stream: Stream,
+    chunk: &'a [u8],
+    text: Option<&'a str>,
+    start: u64,
+    days: DayBatches,
+    out: Decoded,
+    /// Reused from line to line (its buffers).
+    n: Normalized<'a>,
+}
+
+impl<'a> ChunkDecoder<'a> {
+    /// Decodes `chunk[pos..end]`, line `line_no` of the chunk (1-based); `position` when lines
+    /// are decoded out of order (then `line_no`).
+    #[inline(always)]
+    fn line(&mut self, pos: usize, end: usize, line_no: u64, position: Option<u32>) {
+        let line = &self.chunk[pos..end];
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let parsed = match self.text {
+            Some(t) => parse_str_into(self.stream, &t[pos..end], &mut self.n),
+            None => parse_line(self.stream, line).map(|m| self.n = m),
+        };
+        let out = &mut self.out;
+        match parsed {
+            Ok(()) => {
+                for (k, t) in &self.n.unknown {
+                    note_drift(&mut out.drift, k, "unknown_field", t, line_no);
+                }
+                for (k, t) in &self.n.mismatched {
+                    note_drift(&mut out.drift, k, "type_mismatch", t, line_no);
+                }
+                match position {
+                    None => self.days.append(&self.n),
+                    Some(p) => self.days.append_at(&self.n, p),
+                }
+            }
+            Err(e) => out.rejected.push(Rejected {
+                line_no,
+                byte_offset: self.start + pos as u64,
+                reason: e.to_string(),
+                raw: line[..line.len().min(RAW_KEEP)].to_vec(),
+                raw_len: line.len() as u64,
+            }),
+        }
+    }
+}
+
+/// Lines of a chunk whose first lines name several days (a merged log: each line's day differs
+/// from its neighbour's), as `(start, end, line number)`, grouped by the day each line's
+/// timestamp names ([`day_hint`]), each group in file order; `None` when the first lines name one
+/// day (logs in time order: nearly every chunk). Decoded in this order, each day's rows are
+/// adjacent and become a slice of the chunk's batch, where rows in file order had to be gathered
+/// by day with a `take` (with its sort, 4.5 % of the CPU of ingesting a merged log, perf; lines
+/// decoded out of order give part of it back, being farther apart in memory: 1.8 GB merged skill
+/// log 3.60 → 3.53 s, peak RSS 770 → 660 MiB, medians of 7). The day read here only orders lines:
+/// rows take their day from the parser, and a wrong guess costs the `take` again, never a
+/// misplaced row.
+fn day_groups(chunk: &[u8]) -> Option<Vec<(usize, usize, u32)>> {
+    /// Lines looked at to tell a merged log from one in time order.
+    const SAMPLE: usize = 16;
+    let mut first = None;
+    let mixed = chunk
+        .split(|&c| c == b'\n')
+        .take(SAMPLE)
+        .filter_map(day_hint)
+        .any(|day| *first.get_or_insert(day) != day);
+    if !mixed {
+        return None;
+    }
+    let mut bounds = Vec::with_capacity(chunk.len() / 200 + 16);
+    // (day << 32 | line index): sorted, each day's lines in file order.
+    let mut order: Vec<u64> = Vec::with_capacity(bounds.capacity());
+    let mut pos = 0usize;
+    while pos < chunk.len() {
+        let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
+        let index = u32::try_from(bounds.len()).ok()?;
+        // Hints are non-negative; lines without one go last.
+        let day = day_hint(&chunk[pos..end]).map_or(u32::MAX, |d| d as u32);
+        order.push((day as u64) << 32 | index as u64);
+        bounds.push((pos, end));
+        pos = end + 1;
+    }
+    order.sort_unstable();
+    Some(
+        order
+            .into_iter()
+            .map(|k| {
+                let index = k as u32;
+                let (start, end) = bounds[index as usize];
+                (start, end, index + 1)
+            })
+            .collect(),
+    )
+}
+
+/// The date a line's `"timestamp"` starts with, `YYYY-MM-DD` as a number that sorts as the dates
+/// do, read without parsing the line: from its first occurrence of the key, wherever it is, and
+/// without checking the digits or the time zone (a guess that orders lines, see [`day_groups`];
+/// a full parse of the time here cost 3 % of the CPU of ingesting a merged log).
+fn day_hint(line: &[u8]) -> Option<i32> {
+    const KEY: &[u8] = b"\"timestamp\"";
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(KEY));
+    // The loggers write the timestamp first: `{"timestamp":"2026-…`.
+    let rest = match line.strip_prefix(b"{\"timestamp\":\"") {
+        Some(rest) => rest,
+        None => {
+            let rest = &line[FINDER.find(line)? + KEY.len()..];
+            let rest = rest.trim_ascii_start().strip_prefix(b":")?;
+            rest.trim_ascii_start().strip_prefix(b"\"")?
+        }
+    };
+    let date = rest.get(..10)?;
+    let digits = |r: std::ops::Range<usize>| {
+        date[r]
+            .iter()
+            .fold(0i32, |n, &c| n * 10 + (c.wrapping_sub(b'0') as i32 & 0xf))
+    };
+    Some(digits(0..4) * 512 + digits(5..7) * 32 + digits(8..10))
 }
 
 fn note_drift(
@@ -248,6 +366,8 @@ fn note_drift(
         .iter_mut()
         .find(|((f, k, t), _)| f == field && *k == kind && *t == ty)
     {
+        // Lines of a merged log are decoded grouped by day: the first line is the smallest.
+        e.1.0 = e.1.0.min(line_no);
         e.1.1 += 1;
     } else {
         drift.insert((field.to_string(), kind, ty), (line_no, 1));
@@ -334,5 +454,88 @@ mod tests {
             days
         };
         assert_eq!(rows(&got), rows(&whole));
+    }
+
+    /// A merged log (lines of many days interleaved) decodes, line for line, to what each of its
+    /// lines decodes to alone: each day's rows in file order, rejected lines in order with their
+    /// line numbers and offsets, drift with its first line. Among its lines, some whose first
+    /// `"timestamp"` is not theirs, some without an ISO time, some whose date is not their UTC
+    /// day, so that the day its lines are grouped by is sometimes wrong.
+    #[test]
+    fn a_merged_log_decodes_as_its_lines_do_one_by_one() {
+        use arrow::array::{Array, StringArray};
+        let epoch_ms =
+            |day: i64| crate::model::timefmt::days_from_civil(2026, 11, day) * 86_400_000;
+        let mut lines = Vec::new();
+        for i in 0..4000i64 {
+            let day = 1 + (i * 7) % 9;
+            lines.push(match i % 101 {
+                3 => "{bad".to_string(),
+                4 => String::new(),
+                5 => format!(
+                    r#"{{"extra":{{"timestamp":"2026-11-20T00:00:00Z"}},"timestamp":"2026-11-{day:02}T01:00:00Z","cuj_id":"C{i}","success":true}}"#
+                ),
+                6 => format!(
+                    r#"{{"timestamp":{},"cuj_id":"C{i}","success":true}}"#,
+                    epoch_ms(day) + 3_600_000
+                ),
+                7 => format!(
+                    r#"{{"timestamp":"2026-11-{day:02}T23:30:00-05:00","cuj_id":"C{i}","success":true}}"#
+                ),
+                8 => format!(
+                    r#"{{"timestamp":"2026-11-{day:02}T10:00:00Z","cuj_id":"C{i}","success":true,"duration_ms":"slow","odd":{i}}}"#
+                ),
+                _ => format!(
+                    r#"{{"timestamp":"2026-11-{day:02}T{:02}:00:00Z","cuj_id":"C{i}","success":true}}"#,
+                    i % 24
+                ),
+            });
+        }
+        let data: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        assert!(
+            day_groups(data.as_bytes()).is_some(),
+            "decoded grouped by day"
+        );
+        let got = decode_chunk(Stream::Cuj, data.as_bytes(), 5);
+
+        let mut want = Decoded::default();
+        let mut at = 5u64;
+        for (k, line) in lines.iter().enumerate() {
+            let mut one = decode_chunk(Stream::Cuj, line.as_bytes(), at);
+            assert!(day_groups(line.as_bytes()).is_none());
+            for r in &mut one.rejected {
+                r.line_no += k as u64;
+            }
+            for v in one.drift.values_mut() {
+                v.0 += k as u64;
+            }
+            want.extend(one);
+            at += line.len() as u64 + 1;
+        }
+        assert_eq!((got.lines, got.rows), (4000, want.rows));
+        let rejected = |d: &Decoded| -> Vec<_> {
+            d.rejected
+                .iter()
+                .map(|r| (r.line_no, r.byte_offset, r.raw.clone()))
+                .collect()
+        };
+        assert_eq!(rejected(&got), rejected(&want));
+        assert_eq!(got.drift, want.drift);
+        let per_day = |d: &Decoded| {
+            let mut days: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+            for (day, b) in &d.batches {
+                let ids = b.column_by_name("cuj_id").unwrap();
+                let ids = ids.as_any().downcast_ref::<StringArray>().unwrap();
+                let out = days.entry(*day).or_default();
+                out.extend((0..ids.len()).map(|r| ids.value(r).to_string()));
+            }
+            days
+        };
+        assert_eq!(per_day(&got), per_day(&want));
+        assert_eq!(
+            per_day(&got).len(),
+            10,
+            "nine days and the day after the last"
+        );
     }
 }
