@@ -19,6 +19,21 @@ pub const RAW_KEEP: usize = 64 * 1024;
 /// Target size of one parallel decoding chunk.
 const CHUNK: usize = 1 << 20;
 
+/// Target size of one parallel decoding chunk of a merged log (see [`day_groups`]): each day's
+/// rows of a chunk become one slice, which the writer joins with other chunks' slices of that
+/// day; eight times larger slices made ingest of a 1.8 GB merged skill log 3.65 → 3.52 s (CPU
+/// 7.08 → 6.88 s, medians of 6), where for logs in time order a chunk this large was no faster.
+const MERGED_CHUNK: usize = 8 << 20;
+
+/// The chunk size for a block of lines: [`MERGED_CHUNK`] when its first lines mix days.
+fn chunk_target(data: &[u8]) -> usize {
+    if mixed_days(data) {
+        MERGED_CHUNK
+    } else {
+        CHUNK
+    }
+}
+
 /// A line that could not be stored, with where it was and why.
 #[derive(Debug, Clone)]
 pub struct Rejected {
@@ -75,7 +90,7 @@ impl Decoded {
 /// Decodes `data` (complete lines) of `stream`; `start` is the file offset of `data[0]` and
 /// `first_line` the line number of its first line.
 pub fn decode_lines(stream: Stream, data: &[u8], start: u64, first_line: u64) -> Decoded {
-    let parts: Vec<Decoded> = split_chunks(data, CHUNK)
+    let parts: Vec<Decoded> = split_chunks(data, chunk_target(data))
         .par_iter()
         .map(|&(a, b)| decode_chunk(stream, &data[a..b], start + a as u64))
         .collect();
@@ -96,7 +111,7 @@ pub struct InFlight {
 /// time, ingest 0–5 % faster across the generator's shapes, ~50 MiB more peak RSS.
 pub fn submit(stream: Stream, data: Vec<u8>, start: u64) -> InFlight {
     let data = Arc::new(data);
-    let chunks = split_chunks(&data, CHUNK);
+    let chunks = split_chunks(&data, chunk_target(&data));
     let (tx, results) = mpsc::channel();
     for (i, &(a, b)) in chunks.iter().enumerate() {
         let (tx, data) = (tx.clone(), Arc::clone(&data));
@@ -291,15 +306,7 @@ impl<'a> ChunkDecoder<'a> {
 /// rows take their day from the parser, and a wrong guess costs the `take` again, never a
 /// misplaced row.
 fn day_groups(chunk: &[u8]) -> Option<Vec<(usize, usize, u32)>> {
-    /// Lines looked at to tell a merged log from one in time order.
-    const SAMPLE: usize = 16;
-    let mut first = None;
-    let mixed = chunk
-        .split(|&c| c == b'\n')
-        .take(SAMPLE)
-        .filter_map(day_hint)
-        .any(|day| *first.get_or_insert(day) != day);
-    if !mixed {
+    if !mixed_days(chunk) {
         return None;
     }
     let mut bounds = Vec::with_capacity(chunk.len() / 200 + 16);
@@ -326,6 +333,17 @@ fn day_groups(chunk: &[u8]) -> Option<Vec<(usize, usize, u32)>> {
             })
             .collect(),
     )
+}
+
+/// Whether the first lines of `data` name more than one day ([`day_hint`]): a merged log.
+fn mixed_days(data: &[u8]) -> bool {
+    /// Lines looked at to tell a merged log from one in time order.
+    const SAMPLE: usize = 16;
+    let mut first = None;
+    data.split(|&c| c == b'\n')
+        .take(SAMPLE)
+        .filter_map(day_hint)
+        .any(|day| *first.get_or_insert(day) != day)
 }
 
 /// The date a line's `"timestamp"` starts with, `YYYY-MM-DD` as a number that sorts as the dates
@@ -537,5 +555,20 @@ mod tests {
             10,
             "nine days and the day after the last"
         );
+    }
+
+    /// A block whose first lines mix days is cut into the larger chunks of a merged log; one in
+    /// time order (or without ISO timestamps) into the usual ones.
+    #[test]
+    fn merged_logs_are_decoded_in_larger_chunks() {
+        let line = |day: usize| format!("{{\"timestamp\":\"2026-11-{day:02}T10:00:00Z\"}}\n");
+        let merged: String = (0..40).map(|i| line(1 + i % 3)).collect();
+        let ordered: String = (0..40).map(|i| line(1 + i / 20)).collect();
+        let epochs: String = (0..40)
+            .map(|i| format!("{{\"timestamp\":{i}}}\n"))
+            .collect();
+        assert_eq!(chunk_target(merged.as_bytes()), MERGED_CHUNK);
+        assert_eq!(chunk_target(ordered.as_bytes()), CHUNK);
+        assert_eq!(chunk_target(epochs.as_bytes()), CHUNK);
     }
 }
