@@ -53,6 +53,13 @@ impl Block {
     }
 }
 
+/// Bytes a source's first block is read with; each next block is read with twice as many, up to
+/// the block size. Nothing is decoded before a block is read, so a first block of the full 16 MiB
+/// kept one core idle for its read at the start of every source (read and first-touch page
+/// faults: ~20 ms of a 0.6 s ingest of 1M events in 36 files, perf). Ramped: that ingest
+/// 0.61 → 0.59 s (medians of 7), of 10M events 4.73 → 4.67 s (medians of 4), store on tmpfs.
+pub const FIRST_READ: usize = 1 << 20;
+
 /// Reads `[offset, size at open)` of a file as blocks of whole lines.
 pub struct TailReader {
     file: File,
@@ -60,6 +67,8 @@ pub struct TailReader {
     pos: u64,
     end: u64,
     block: usize,
+    /// Bytes the next block is read with (up to `block`, see [`FIRST_READ`]).
+    ramp: usize,
     /// Buffers handed back by the consumer, reused for the next reads (see [`Self::recycle_from`]).
     recycled: Option<Receiver<Vec<u8>>>,
 }
@@ -80,6 +89,7 @@ impl TailReader {
             pos: offset,
             end,
             block: block.max(4096),
+            ramp: FIRST_READ,
             recycled: None,
         })
     }
@@ -104,20 +114,28 @@ impl TailReader {
     }
 
     fn read_at_most(&mut self, n: usize) -> Result<Vec<u8>> {
-        let want = (self.end - self.pos).min(n as u64);
         let mut buf = self
             .recycled
             .as_ref()
             .and_then(|rx| rx.try_recv().ok())
             .unwrap_or_default();
         buf.clear();
+        self.read_more(&mut buf, n)?;
+        Ok(buf)
+    }
+
+    /// Appends the next bytes of the file to `buf` (which holds the bytes from `self.pos` on),
+    /// up to `n` of them and the size at open.
+    fn read_more(&mut self, buf: &mut Vec<u8>, n: usize) -> Result<()> {
+        let at = self.pos + buf.len() as u64;
+        let want = self.end.saturating_sub(at).min(n as u64);
         buf.reserve(want as usize);
         // `read_to_end` reads into the spare capacity without zeroing it first.
         (&mut self.file)
             .take(want)
-            .read_to_end(&mut buf)
+            .read_to_end(buf)
             .map_err(|e| Error::io("read", &self.path, e))?;
-        Ok(buf)
+        Ok(())
     }
 
     /// The next block of complete lines, or `None` when only a partial line (or nothing) is left.
@@ -126,8 +144,17 @@ impl TailReader {
             return Ok(None);
         }
         let start = self.pos;
-        let mut buf = self.read_at_most(self.block)?;
-        if let Some(i) = memchr::memrchr(b'\n', &buf) {
+        let first = self.ramp.min(self.block);
+        self.ramp = first.saturating_mul(2);
+        let mut buf = self.read_at_most(first)?;
+        let mut last_newline = memchr::memrchr(b'\n', &buf);
+        if last_newline.is_none() && first < self.block {
+            // No whole line yet: a line is overlong only when a full block cannot hold it.
+            let n = buf.len();
+            self.read_more(&mut buf, self.block - first)?;
+            last_newline = memchr::memrchr(b'\n', &buf[n..]).map(|i| n + i);
+        }
+        if let Some(i) = last_newline {
             let keep = i + 1;
             buf.truncate(keep);
             self.pos = start + keep as u64;
@@ -190,5 +217,43 @@ mod tests {
         assert_eq!(b.end(), 5 + 10_001 + 4);
         assert!(r.next_block().unwrap().is_none());
         assert_eq!(r.remaining(), "partial".len() as u64);
+    }
+
+    /// The first blocks are read small and each next one twice as large, up to the block size;
+    /// a line longer than a small first read but shorter than a block is a line, not overlong.
+    #[test]
+    fn first_blocks_are_read_small_yet_hold_any_line_a_block_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |n: usize| format!("{}\n", "y".repeat(n - 1));
+        let blocks = |text: &str| -> Vec<usize> {
+            let p = dir.path().join("f.jsonl");
+            std::fs::write(&p, text).unwrap();
+            let mut r = TailReader::open(&p, 0, 4 * FIRST_READ).unwrap();
+            let mut sizes = Vec::new();
+            let mut at = 0u64;
+            while let Some(b) = r.next_block().unwrap() {
+                let Block::Lines { data, start } = b else {
+                    panic!("no line here is longer than a block")
+                };
+                assert_eq!(start, at);
+                assert_eq!(*data.last().unwrap(), b'\n');
+                at += data.len() as u64;
+                sizes.push(data.len());
+            }
+            assert_eq!(at, text.len() as u64, "every line read once");
+            sizes
+        };
+        let short: String = (0..10 * FIRST_READ / 1000).map(|_| line(1000)).collect();
+        let sizes = blocks(&short);
+        let limits = [1, 2, 4, 4, 4].map(|n| n * FIRST_READ);
+        assert_eq!(sizes.len(), 4, "{sizes:?}");
+        for (n, limit) in sizes.iter().zip(limits) {
+            assert!(*n <= limit, "{sizes:?}");
+        }
+        assert!(sizes[0] > FIRST_READ - 1000 && sizes[1] > 2 * FIRST_READ - 1000);
+
+        let big = FIRST_READ + FIRST_READ / 2;
+        let sizes = blocks(&(line(big) + &short));
+        assert!(sizes[0] > big && sizes[0] <= 4 * FIRST_READ, "{sizes:?}");
     }
 }
