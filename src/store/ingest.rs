@@ -202,15 +202,17 @@ pub fn ingest_with(
             buffers: Vec::new(),
             flush_at: flush_threshold(opts.memory_budget, to_read),
         };
+        let mut tail = None;
         let decoded = sources
             .iter()
             .try_for_each(|src| {
                 let t = Instant::now();
-                let r = run.ingest_source(src);
+                let r = run.ingest_source(src, &mut tail);
                 let st = run.report.streams.entry(src.stream).or_default();
                 st.seconds += t.elapsed().as_secs_f64();
                 r
             })
+            .and_then(|()| run.finish_tail(&mut tail))
             .and_then(|()| run.flush());
         let mut report = run.report;
         drop(run.tx);
@@ -360,6 +362,17 @@ impl Submitted {
     }
 }
 
+/// A source's last block, left decoding while the next source is opened and its first block
+/// read and submitted ([`Run::ingest_source`]). Waiting for it first left a core idle at the end
+/// of every source (its last chunk) and at the start of the next (the first read): ingest of 1M
+/// events in 36 files 0.58 → 0.54 s (medians of 7, store on tmpfs), of 10M 4.88 → 4.57 s.
+struct Tail<'s> {
+    src: &'s SourceFile,
+    key: String,
+    done: Submitted,
+    at: Cursor,
+}
+
 /// The writing side of a run: Parquet and quarantine files, then the commit.
 struct Flusher<'a> {
     writer: &'a mut Writer,
@@ -368,7 +381,13 @@ struct Flusher<'a> {
 }
 
 impl Run<'_> {
-    fn ingest_source(&mut self, src: &SourceFile) -> Result<()> {
+    /// Decodes what is new in `src`. The previous source's last block (`tail`) is finished once
+    /// this source's first block is submitted; this source's own last block is left in `tail`.
+    fn ingest_source<'s>(
+        &mut self,
+        src: &'s SourceFile,
+        tail: &mut Option<Tail<'s>>,
+    ) -> Result<()> {
         let key = self.layout.source_key(&src.path);
         let size = match std::fs::metadata(&src.path) {
             Ok(m) => m.len(),
@@ -426,24 +445,38 @@ impl Run<'_> {
                 let next = match block {
                     Ok(block) => Submitted::new(src.stream, block),
                     Err(e) => {
+                        self.finish_tail(tail)?;
                         if let Some(done) = in_flight.take() {
                             self.decoded(src, &key, done, &mut at, &give_back)?;
                         }
                         return Err(e);
                     }
                 };
+                // The previous source's last block, once this one's first is on the pool.
+                self.finish_tail(tail)?;
                 if let Some(done) = in_flight.replace(next) {
                     self.decoded(src, &key, done, &mut at, &give_back)?;
                 }
             }
-            if let Some(done) = in_flight.take() {
-                self.decoded(src, &key, done, &mut at, &give_back)?;
-            }
             if let Ok(reader) = read.join() {
                 self.buffers.extend(reader.into_buffers());
             }
+            if let Some(done) = in_flight.take() {
+                *tail = Some(Tail { src, key, done, at });
+            }
             Ok(())
         })
+    }
+
+    /// Waits for a source's last block ([`Tail`]) and adds it.
+    fn finish_tail(&mut self, tail: &mut Option<Tail<'_>>) -> Result<()> {
+        let Some(mut t) = tail.take() else {
+            return Ok(());
+        };
+        let (give_back, returned) = std::sync::mpsc::channel();
+        self.decoded(t.src, &t.key, t.done, &mut t.at, &give_back)?;
+        self.buffers.extend(returned.try_iter());
+        Ok(())
     }
 
     /// Waits for a submitted block and adds its rows, rejected lines and ledger range; flushes
