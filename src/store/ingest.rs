@@ -402,7 +402,7 @@ impl Run<'_> {
             return Ok(());
         }
         let mut reader = match TailReader::open(&src.path, offset, self.opts.block_size) {
-            Ok(r) => r,
+            Ok(r) => r.ramped(),
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 self.vanished(src);
                 return Ok(());

@@ -53,11 +53,12 @@ impl Block {
     }
 }
 
-/// Bytes a source's first block is read with; each next block is read with twice as many, up to
-/// the block size. Nothing is decoded before a block is read, so a first block of the full 16 MiB
-/// kept one core idle for its read at the start of every source (read and first-touch page
-/// faults: ~20 ms of a 0.6 s ingest of 1M events in 36 files, perf). Ramped: that ingest
-/// 0.61 → 0.59 s (medians of 7), of 10M events 4.73 → 4.67 s (medians of 4), store on tmpfs.
+/// Bytes a ramped reader ([`TailReader::ramped`]) reads its first block with; each next block is
+/// read with twice as many, up to the block size. Ingest decodes a block while it reads the next,
+/// but nothing before the first is read: a first block of the full 16 MiB kept one core idle for
+/// its read at the start of every source (read and first-touch page faults: ~20 ms of a 0.6 s
+/// ingest of 1M events in 36 files, perf). Ramped: that ingest 0.61 → 0.59 s (medians of 7), of
+/// 10M events 4.73 → 4.67 s (medians of 4), store on tmpfs.
 pub const FIRST_READ: usize = 1 << 20;
 
 /// Reads `[offset, size at open)` of a file as blocks of whole lines.
@@ -89,9 +90,17 @@ impl TailReader {
             pos: offset,
             end,
             block: block.max(4096),
-            ramp: FIRST_READ,
+            ramp: block,
             recycled: None,
         })
+    }
+
+    /// Reads the first blocks small ([`FIRST_READ`], doubling): for a caller that decodes a
+    /// block while the next is read. One that reads and then decodes (the fresh tail of a query)
+    /// wants whole blocks, whose chunks keep every core busy.
+    pub fn ramped(mut self) -> Self {
+        self.ramp = FIRST_READ;
+        self
     }
 
     /// Reads into the buffers that arrive on `rx` (the blocks' `data`, handed back once decoded)
@@ -228,7 +237,7 @@ mod tests {
         let blocks = |text: &str| -> Vec<usize> {
             let p = dir.path().join("f.jsonl");
             std::fs::write(&p, text).unwrap();
-            let mut r = TailReader::open(&p, 0, 4 * FIRST_READ).unwrap();
+            let mut r = TailReader::open(&p, 0, 4 * FIRST_READ).unwrap().ramped();
             let mut sizes = Vec::new();
             let mut at = 0u64;
             while let Some(b) = r.next_block().unwrap() {
