@@ -201,6 +201,7 @@ pub fn ingest_with(
             tx,
             buffers: Vec::new(),
             flush_at: flush_threshold(opts.memory_budget, to_read),
+            tail_seconds: 0.0,
         };
         let mut tail = None;
         let decoded = sources
@@ -208,8 +209,10 @@ pub fn ingest_with(
             .try_for_each(|src| {
                 let t = Instant::now();
                 let r = run.ingest_source(src, &mut tail);
+                // Less the wait for the previous source's last block, counted under its stream.
+                let spent = t.elapsed().as_secs_f64() - std::mem::take(&mut run.tail_seconds);
                 let st = run.report.streams.entry(src.stream).or_default();
-                st.seconds += t.elapsed().as_secs_f64();
+                st.seconds += spent;
                 r
             })
             .and_then(|()| run.finish_tail(&mut tail))
@@ -312,6 +315,8 @@ struct Run<'a> {
     buffers: Vec<Vec<u8>>,
     /// Pending rows' memory at which they are handed to the flusher ([`flush_threshold`]).
     flush_at: usize,
+    /// Seconds spent finishing a [`Tail`] since the caller last looked.
+    tail_seconds: f64,
 }
 
 /// The pending memory at which a run flushes: its budget, or less when the input is small.
@@ -473,9 +478,13 @@ impl Run<'_> {
         let Some(mut t) = tail.take() else {
             return Ok(());
         };
+        let started = Instant::now();
         let (give_back, returned) = std::sync::mpsc::channel();
         self.decoded(t.src, &t.key, t.done, &mut t.at, &give_back)?;
         self.buffers.extend(returned.try_iter());
+        let spent = started.elapsed().as_secs_f64();
+        self.tail_seconds += spent;
+        self.report.streams.entry(t.src.stream).or_default().seconds += spent;
         Ok(())
     }
 
