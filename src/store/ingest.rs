@@ -201,6 +201,7 @@ pub fn ingest_with(
             tx,
             buffers: Vec::new(),
             flush_at: flush_threshold(opts.memory_budget, to_read),
+            read_cap: usize::try_from(to_read / 64).unwrap_or(usize::MAX),
             tail_seconds: 0.0,
         };
         let mut tail = None;
@@ -317,6 +318,10 @@ struct Run<'a> {
     flush_at: usize,
     /// Seconds spent finishing a [`Tail`] since the caller last looked.
     tail_seconds: f64,
+    /// Bytes a block is read with at most ([`TailReader::ramped`]): a 64th of the input, so
+    /// that a small input does not fault in 16 MiB buffers (1M events: peak RSS 206 → 176 MiB,
+    /// 0.59 → 0.58 s, medians of 8, store on tmpfs).
+    read_cap: usize,
 }
 
 /// The pending memory at which a run flushes: its budget, or less when the input is small.
@@ -407,7 +412,7 @@ impl Run<'_> {
             return Ok(());
         }
         let mut reader = match TailReader::open(&src.path, offset, self.opts.block_size) {
-            Ok(r) => r.ramped(),
+            Ok(r) => r.ramped(self.read_cap),
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 self.vanished(src);
                 return Ok(());

@@ -68,8 +68,10 @@ pub struct TailReader {
     pos: u64,
     end: u64,
     block: usize,
-    /// Bytes the next block is read with (up to `block`, see [`FIRST_READ`]).
+    /// Bytes the next block is read with (up to `cap`, see [`FIRST_READ`]).
     ramp: usize,
+    /// Bytes a block is read with at most, but for a line longer than that (up to `block`).
+    cap: usize,
     /// Buffers handed back by the consumer, reused for the next reads (see [`Self::recycle_from`]).
     recycled: Option<Receiver<Vec<u8>>>,
 }
@@ -91,14 +93,17 @@ impl TailReader {
             end,
             block: block.max(4096),
             ramp: block,
+            cap: block,
             recycled: None,
         })
     }
 
-    /// Reads the first blocks small ([`FIRST_READ`], doubling): for a caller that decodes a
-    /// block while the next is read. One that reads and then decodes (the fresh tail of a query)
-    /// wants whole blocks, whose chunks keep every core busy.
-    pub fn ramped(mut self) -> Self {
+    /// Reads the first blocks small ([`FIRST_READ`], doubling up to `cap` bytes): for a caller
+    /// that decodes a block while the next is read. One that reads and then decodes (the fresh
+    /// tail of a query) wants whole blocks, whose chunks keep every core busy. A line longer
+    /// than `cap` is read whole still, up to the block size.
+    pub fn ramped(mut self, cap: usize) -> Self {
+        self.cap = cap.clamp(FIRST_READ.min(self.block), self.block);
         self.ramp = FIRST_READ;
         self
     }
@@ -153,7 +158,7 @@ impl TailReader {
             return Ok(None);
         }
         let start = self.pos;
-        let first = self.ramp.min(self.block);
+        let first = self.ramp.min(self.cap);
         self.ramp = first.saturating_mul(2);
         let mut buf = self.read_at_most(first)?;
         let mut last_newline = memchr::memrchr(b'\n', &buf);
@@ -234,10 +239,10 @@ mod tests {
     fn first_blocks_are_read_small_yet_hold_any_line_a_block_can() {
         let dir = tempfile::tempdir().unwrap();
         let line = |n: usize| format!("{}\n", "y".repeat(n - 1));
-        let blocks = |text: &str| -> Vec<usize> {
+        let blocks_capped = |text: &str, cap: usize| -> Vec<usize> {
             let p = dir.path().join("f.jsonl");
             std::fs::write(&p, text).unwrap();
-            let mut r = TailReader::open(&p, 0, 4 * FIRST_READ).unwrap().ramped();
+            let mut r = TailReader::open(&p, 0, 4 * FIRST_READ).unwrap().ramped(cap);
             let mut sizes = Vec::new();
             let mut at = 0u64;
             while let Some(b) = r.next_block().unwrap() {
@@ -252,6 +257,7 @@ mod tests {
             assert_eq!(at, text.len() as u64, "every line read once");
             sizes
         };
+        let blocks = |text: &str| blocks_capped(text, usize::MAX);
         let short: String = (0..10 * FIRST_READ / 1000).map(|_| line(1000)).collect();
         let sizes = blocks(&short);
         let limits = [1, 2, 4, 4, 4].map(|n| n * FIRST_READ);
@@ -264,5 +270,16 @@ mod tests {
         let big = FIRST_READ + FIRST_READ / 2;
         let sizes = blocks(&(line(big) + &short));
         assert!(sizes[0] > big && sizes[0] <= 4 * FIRST_READ, "{sizes:?}");
+
+        // Capped at 2 MiB: no block is read larger, but for a line that needs it.
+        let sizes = blocks_capped(&short, 2 * FIRST_READ);
+        assert!(sizes.iter().all(|&n| n <= 2 * FIRST_READ), "{sizes:?}");
+        assert!(sizes.len() >= 5, "{sizes:?}");
+        let huge = 3 * FIRST_READ;
+        let sizes = blocks_capped(&(short.clone() + &line(huge) + &short), 2 * FIRST_READ);
+        assert!(
+            sizes.iter().any(|&n| n >= huge && n <= 4 * FIRST_READ),
+            "{sizes:?}"
+        );
     }
 }
