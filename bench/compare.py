@@ -166,6 +166,7 @@ def growth(obsq, work, sizes, shape, runs):
     (medians of `runs`)."""
     print(f"\ngrowth: obsq ingest of all four streams, shape {shape}; medians of {runs} runs")
     base = None
+    points = []
     for events in sizes:
         src = dataset(obsq, work, events, shape)
         root = os.path.join(work, "growth-root")
@@ -179,9 +180,16 @@ def growth(obsq, work, sizes, shape, runs):
         cpu = statistics.median(c for _, _, c in times)
         per = secs / events * 1e6
         base = base or per
+        points.append((events / 1e6, secs))
         print(f"  {events:>10,} events  {du(src) / 1e9:6.2f} GB  {secs:7.2f} s  {per:6.3f} s per 1M events"
               f"  ({per / base - 1:+.1%} against linear from the first)  peak RSS {rss:5.0f} MiB"
               f"  CPU {cpu / events * 1e6:6.3f} s per 1M events")
+    # Where the curve bends: the time each step up in size adds per million events (its
+    # marginal cost) and the fixed cost that leaves on the smaller size.
+    for (n1, t1), (n2, t2) in zip(points, points[1:]):
+        marginal = (t2 - t1) / (n2 - n1)
+        print(f"  {n1:g}M -> {n2:g}M events: {marginal:.3f} s per 1M more events;"
+              f" fixed cost left on {n1:g}M: {t1 - marginal * n1:+.3f} s")
     shutil.rmtree(os.path.join(work, "growth-root"), ignore_errors=True)
 
 
