@@ -24,6 +24,15 @@ const SMALL_BATCH_ROWS: usize = 1024;
 /// Rows per row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
+/// Bytes of a data page (before compression) at which the writer starts the next one: a page is
+/// built in a growing buffer, copied, then compressed, and at Parquet's default 1 MiB those
+/// buffers left the core's cache. Measured on ext4 (medians of 9, alternating): ingest of the
+/// long-text skill log 4.09 → 3.98 s (CPU 7.94 → 7.74 s), of the tools log 3.33 → 3.28 s; perf
+/// put it in `memmove` (597 → 393 ms) and the kernel's copy of the written file. Smaller pages
+/// compress a little worse: stored size +0.2 % (tools) to +0.9 % (long-text, foreign); pages
+/// of 128 KiB cost up to +2.9 % (long-text).
+const DATA_PAGE_BYTES: usize = 256 << 10;
+
 /// A partition encoded as one Parquet file, with the stats the catalog keeps.
 pub struct Encoded {
     /// The file's bytes.
@@ -92,6 +101,7 @@ pub fn writer_properties(stream: Stream, meta: &FileMeta) -> WriterProperties {
         .set_key_value_metadata(Some(meta.key_values()))
         .set_compression(zstd)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_size_limit(DATA_PAGE_BYTES)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_sorting_columns(Some(vec![SortingColumn {
             column_idx: 0,
