@@ -114,6 +114,10 @@ def ingest(obsq, work, src, runs, shape="tools", baseline=None):
     print(f"ingest (median of {runs})        obsq        duckdb      ratio")
     print(f"  wall time           {med['obsq'][0]:9.2f} s {med['duckdb'][0]:9.2f} s   "
           f"obsq {med['duckdb'][0] / med['obsq'][0]:4.2f}x DuckDB's throughput")
+    # Each round runs obsq and DuckDB back to back: the spread of the rounds' ratios says how
+    # far a noisy host moves the ratio of the medians (one host gave 4.3 to 6.5 s for one input).
+    rounds = sorted(d[0] / o[0] for o, d in zip(res["obsq"], res["duckdb"]))
+    print(f"  each round's ratio  {rounds[0]:4.2f}x to {rounds[-1]:4.2f}x (median {statistics.median(rounds):4.2f}x)")
     print(f"  throughput          {jsonl / 1e6 / med['obsq'][0]:7.1f} MB/s {jsonl / 1e6 / med['duckdb'][0]:7.1f} MB/s")
     print(f"  peak RSS            {med['obsq'][1]:7.0f} MiB {med['duckdb'][1]:7.0f} MiB")
     # Wall time is the target; CPU time (user + system) is the work done, which a busy or noisy
@@ -130,19 +134,20 @@ def ingest(obsq, work, src, runs, shape="tools", baseline=None):
     return {"base_s": base_s, "shape": shape, "gb": jsonl / 1e9, "obsq_s": med["obsq"][0], "duckdb_s": med["duckdb"][0],
             "obsq_mbs": jsonl / 1e6 / med["obsq"][0], "duckdb_mbs": jsonl / 1e6 / med["duckdb"][0],
             "rss": med["obsq"][1], "stored": jsonl / sizes["obsq"],
-            "obsq_cpu": med["obsq"][2], "duckdb_cpu": med["duckdb"][2]}
+            "obsq_cpu": med["obsq"][2], "duckdb_cpu": med["duckdb"][2], "rounds": (rounds[0], rounds[-1])}
 
 
 def shape_table(rows):
     """One line per shape: the ingest medians side by side (and the baseline build's, if any)."""
     base = rows and rows[0]["base_s"] is not None
     print("\ningest per shape (medians)  GB     obsq s  DuckDB s  obsq MB/s  ratio  peak MiB  stored"
-          "  CPU obsq s  DuckDB s  ratio"
+          "  CPU obsq s  DuckDB s  ratio  rounds' ratios"
           + ("    base s  base ratio  obsq/base" if base else ""))
     for r in rows:
         line = (f"  {r['shape']:<22} {r['gb']:5.2f} {r['obsq_s']:9.2f} {r['duckdb_s']:9.2f} {r['obsq_mbs']:10.1f}"
                 f"  {r['duckdb_s'] / r['obsq_s']:4.2f}x {r['rss']:9.0f}  1/{r['stored']:<5.1f}"
-                f" {r['obsq_cpu']:10.2f} {r['duckdb_cpu']:9.2f} {r['duckdb_cpu'] / r['obsq_cpu']:5.2f}x")
+                f" {r['obsq_cpu']:10.2f} {r['duckdb_cpu']:9.2f} {r['duckdb_cpu'] / r['obsq_cpu']:5.2f}x"
+                f"  {r['rounds'][0]:4.2f}-{r['rounds'][1]:4.2f}x")
         if base:
             line += (f" {r['base_s']:9.2f}  {r['duckdb_s'] / r['base_s']:9.2f}x"
                      f"  {r['base_s'] / r['obsq_s']:8.2f}x")
