@@ -168,34 +168,46 @@ def backfill(obsq, work, src, events, name=None):
 
 def growth(obsq, work, sizes, shape, runs):
     """`obsq ingest` of datasets of growing size (one shape): seconds per million events
-    (medians of `runs`)."""
-    print(f"\ngrowth: obsq ingest of all four streams, shape {shape}; medians of {runs} runs")
+    (medians of `runs`). The sizes run in rotation (1M, 10M, 30M, 1M, ...), so that a spell in
+    which the host runs slow falls on every size alike: run one size after the other and a
+    slow few minutes bend the curve (one host ran the same 1M ingest in 0.75 to 1.01 s)."""
+    print(f"\ngrowth: obsq ingest of all four streams, shape {shape}; medians of {runs} runs, the sizes in rotation")
+    srcs = [dataset(obsq, work, events, shape) for events in sizes]
+    for src in srcs:
+        warm(src)
+    root = os.path.join(work, "growth-root")
+    times = {events: [] for events in sizes}
+    for _ in range(runs):
+        for events, src in zip(sizes, srcs):
+            shutil.rmtree(root, ignore_errors=True)
+            times[events].append(timed([obsq, "--root", root, "ingest", "--source", src]))
     base = None
     points = []
-    for events in sizes:
-        src = dataset(obsq, work, events, shape)
-        root = os.path.join(work, "growth-root")
-        warm(src)
-        times = []
-        for _ in range(runs):
-            shutil.rmtree(root, ignore_errors=True)
-            times.append(timed([obsq, "--root", root, "ingest", "--source", src]))
-        secs = statistics.median(t for t, _, _ in times)
-        rss = statistics.median(r for _, r, _ in times)
-        cpu = statistics.median(c for _, _, c in times)
+    for events, src in zip(sizes, srcs):
+        secs = statistics.median(t for t, _, _ in times[events])
+        rss = statistics.median(r for _, r, _ in times[events])
+        cpu = statistics.median(c for _, _, c in times[events])
         per = secs / events * 1e6
         base = base or per
         points.append((events / 1e6, secs))
+        spread = sorted(t / events * 1e6 for t, _, _ in times[events])
         print(f"  {events:>10,} events  {du(src) / 1e9:6.2f} GB  {secs:7.2f} s  {per:6.3f} s per 1M events"
-              f"  ({per / base - 1:+.1%} against linear from the first)  peak RSS {rss:5.0f} MiB"
-              f"  CPU {cpu / events * 1e6:6.3f} s per 1M events")
+              f" (runs {spread[0]:.3f} to {spread[-1]:.3f})  ({per / base - 1:+.1%} against linear from the first)"
+              f"  peak RSS {rss:5.0f} MiB  CPU {cpu / events * 1e6:6.3f} s per 1M events")
+    # Each rotation runs every size back to back: its ratios to the first size, like the
+    # ingest table's per-round ratios, say how far the host's drift moves the medians' ratio.
+    for events in sizes[1:]:
+        per_round = sorted((t / events) / (t1 / sizes[0]) - 1
+                           for (t, _, _), (t1, _, _) in zip(times[events], times[sizes[0]]))
+        print(f"  {events:>10,} events against {sizes[0]:,} in each rotation: {per_round[0]:+.1%} to"
+              f" {per_round[-1]:+.1%} (median {statistics.median(per_round):+.1%})")
     # Where the curve bends: the time each step up in size adds per million events (its
     # marginal cost) and the fixed cost that leaves on the smaller size.
     for (n1, t1), (n2, t2) in zip(points, points[1:]):
         marginal = (t2 - t1) / (n2 - n1)
         print(f"  {n1:g}M -> {n2:g}M events: {marginal:.3f} s per 1M more events;"
               f" fixed cost left on {n1:g}M: {t1 - marginal * n1:+.3f} s")
-    shutil.rmtree(os.path.join(work, "growth-root"), ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def record(obsq, work, calls):
