@@ -22,30 +22,42 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
     })
 }
 
+/// The common `YYYY-MM-DDTHH:MM:SS[.fff]Z` shape, by hand; `None` for anything else.
+///
+/// The text is copied into a fixed-size array, so that every index below is a constant (no
+/// bounds checks), and each place's digit test is folded into one flag: a fallible closure per
+/// digit, not inlined, was ~320 instructions per event line (callgrind), 2.6 % of ingest's.
 fn fast_iso_ms(b: &[u8]) -> Option<i64> {
-    if !(b.len() == 20 || b.len() == 24) || b[b.len() - 1] != b'Z' {
-        return None;
-    }
-    let d = |i: usize| -> Option<i64> {
-        let c = b[i];
-        c.is_ascii_digit().then(|| (c - b'0') as i64)
-    };
-    let n2 = |i: usize| Some(d(i)? * 10 + d(i + 1)?);
-    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let year = n2(0)? * 100 + n2(2)?;
-    let (month, day) = (n2(5)?, n2(8)?);
-    let (h, m, s) = (n2(11)?, n2(14)?, n2(17)?);
-    let ms = if b.len() == 24 {
-        if b[19] != b'.' {
-            return None;
+    let mut t = [0u8; 24];
+    match b.len() {
+        24 if b[19] == b'.' => t.copy_from_slice(b),
+        // No fraction: `.000` in its place.
+        20 if b[19] == b'Z' => {
+            t[..19].copy_from_slice(&b[..19]);
+            t[19..].copy_from_slice(b".000Z");
         }
-        d(20)? * 100 + d(21)? * 10 + d(22)?
-    } else {
-        0
+        _ => return None,
+    }
+    if t[4] != b'-' || t[7] != b'-' || t[10] != b'T' || t[13] != b':' || t[16] != b':' {
+        return None;
+    }
+    if t[23] != b'Z' {
+        return None;
+    }
+    let mut bad = false;
+    let mut n = |places: &[usize]| {
+        places.iter().fold(0i64, |acc, &i| {
+            let v = t[i].wrapping_sub(b'0');
+            bad |= v > 9;
+            acc * 10 + v as i64
+        })
     };
-    if !(1..=12).contains(&month)
+    let year = n(&[0, 1, 2, 3]);
+    let (month, day) = (n(&[5, 6]), n(&[8, 9]));
+    let (h, m, s) = (n(&[11, 12]), n(&[14, 15]), n(&[17, 18]));
+    let ms = n(&[20, 21, 22]);
+    if bad
+        || !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)
         || h > 23
@@ -129,6 +141,23 @@ mod tests {
             assert_eq!(parse_iso_ms(s), want, "{s}");
         }
         assert_eq!(fast_iso_ms(b"2026-02-30T00:00:00Z"), None);
+        // Every place of the layout: a non-digit, a wrong separator, a missing `Z`.
+        let good = b"2026-11-28T09:51:50.123Z";
+        for i in 0..good.len() {
+            for c in [b'x', b'/', b' ', b'0' - 1, b'9' + 1] {
+                let mut s = *good;
+                s[i] = c;
+                let text = std::str::from_utf8(&s).unwrap();
+                let want = DateTime::parse_from_rfc3339(text)
+                    .map(|d| d.timestamp_millis())
+                    .ok();
+                let got = fast_iso_ms(&s);
+                assert!(got.is_none() || got == want, "{text}: {got:?} vs {want:?}");
+            }
+        }
+        assert_eq!(fast_iso_ms(b"2026-11-28T09:51:50.12Z"), None);
+        assert_eq!(fast_iso_ms(b"2026-11-28T09:51:50,123Z"), None);
+        assert_eq!(fast_iso_ms(b"2026-11-28T09:51:50Zxxxx"), None);
         assert_eq!(
             parse_iso_ms("2026-11-28T10:51:50.5+01:00"),
             parse_iso_ms("2026-11-28T09:51:50.500Z")
