@@ -269,7 +269,7 @@ fn normalize<'a>(
     let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut metadata: Option<Flex<'a>> = None;
-    for (key, value) in fields.iter() {
+    for (key, value, may_escape) in fields.iter_scanned() {
         let known = known_key(stream, &key);
         if let Some(Known::Field(Col::Params)) = known
             && value.starts_with('"')
@@ -287,7 +287,7 @@ fn normalize<'a>(
             n.params_in_buf = true;
             continue;
         }
-        let flex = Flex::from_raw(value);
+        let flex = Flex::from_scanned(value, may_escape);
         match known {
             Some(Known::Ts(i)) => ts_candidates[i as usize] = Some(flex),
             Some(Known::TypeTag) => {

@@ -41,8 +41,13 @@ fn object_fields<'a>(line: &'a str, fields: &mut Fields<'a>) -> Option<()> {
                 return None;
             }
             i = ws(b, i + 1);
-            let value_end = value(b, i, 1)?;
-            if !fields.push_plain(key, ascii_cut(line, i, value_end)) {
+            // A string value says whether it holds escapes, so that reading it need not look.
+            let (value_end, escaped) = if b.get(i) == Some(&b'"') {
+                string_scan(b, i, true)?
+            } else {
+                (value(b, i, 1)?, false)
+            };
+            if !fields.push_plain(key, ascii_cut(line, i, value_end), escaped) {
                 return None; // more fields than the array holds: serde_json reads this line
             }
             i = ws(b, value_end);
@@ -89,13 +94,23 @@ pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
 /// character, or an escape when `escapes` is false or other than a one-character escape).
 #[inline(always)]
 pub(crate) fn string(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
+    string_scan(b, i, escapes).map(|(end, _)| end)
+}
+
+/// [`string`], and whether the string held an escape.
+#[inline(always)]
+fn string_scan(b: &[u8], i: usize, escapes: bool) -> Option<(usize, bool)> {
     let mut j = i + 1;
+    let mut escaped = false;
     loop {
         let k = special(b, j)?;
         match b[k] {
-            b'"' => return Some(k + 1),
+            b'"' => return Some((k + 1, escaped)),
             b'\\' if escapes => match b.get(k + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j = k + 2,
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                    escaped = true;
+                    j = k + 2
+                }
                 _ => return None,
             },
             // A control character (not allowed raw in a JSON string), or an escaped key.
@@ -307,8 +322,20 @@ mod tests {
         super::object(line, &mut fields).then(|| fields.iter().collect())
     }
 
-    /// Whatever the scanner accepts, serde_json accepts too, with the same fields.
+    /// Whatever the scanner accepts, serde_json accepts too, with the same fields; and a string
+    /// the scanner calls free of escapes reads the same as when its text is searched for them.
     fn agrees(line: &str) {
+        let mut scanned = Fields::new();
+        if super::object(line, &mut scanned) {
+            for (k, v, may_escape) in scanned.iter_scanned() {
+                let fast = crate::model::flex::Flex::from_scanned(v, may_escape);
+                assert_eq!(fast, crate::model::flex::Flex::from_raw(v), "{k} in {line}");
+                assert!(
+                    may_escape || !(v.starts_with('"') && v.contains('\\')),
+                    "{k} in {line}"
+                );
+            }
+        }
         let fast = object(line);
         let serde: Option<serde_json::Map<String, serde_json::Value>> =
             serde_json::from_str(line).ok();
