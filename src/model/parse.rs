@@ -159,10 +159,6 @@ enum Known {
     Field(Col),
 }
 
-fn known_key(stream: Stream, key: &str) -> Option<Known> {
-    KeyTable::of(stream).find(key)
-}
-
 /// The keys a stream understands, looked up by length and first sixteen bytes (one probe, two
 /// word compares, no `memcmp` call): a `match` on the key string called `memcmp` for several
 /// candidates per key, 12 keys per line (about 5 % of ingest CPU in perf). One table per stream,
@@ -269,8 +265,10 @@ fn normalize<'a>(
     let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut metadata: Option<Flex<'a>> = None;
+    // Looked up once per line: its `OnceLock` check was in the loop, once per key.
+    let keys = KeyTable::of(stream);
     for (key, value, may_escape) in fields.iter_scanned() {
-        let known = known_key(stream, &key);
+        let known = keys.find(&key);
         if let Some(Known::Field(Col::Params)) = known
             && value.starts_with('"')
         {
