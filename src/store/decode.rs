@@ -347,6 +347,7 @@ fn day_groups(chunk: &[u8]) -> Option<Vec<(usize, usize, u32)>> {
         lines.push((pos, end, day));
         pos = end + 1;
     }
+    // Line numbers are u32: a chunk of more lines is decoded in file order instead.
     u32::try_from(lines.len()).ok()?;
     let hinted = || lines.iter().map(|l| l.2).filter(|&d| d != u32::MAX);
     let (lo, hi) = (hinted().min().unwrap_or(0), hinted().max().unwrap_or(0));
