@@ -1,10 +1,11 @@
 //! Decoding throughput (JSONL bytes/s → Arrow batches), one group per stream, and Parquet
-//! encoding of the decoded rows.
+//! encoding of the decoded rows into a staging file (as ingest writes them).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use obsq::generate::{GenerateOptions, generate};
 use obsq::model::Stream;
 use obsq::store::decode::decode_lines;
+use obsq::store::objects::Objects;
 use obsq::store::writer::{FileMeta, encode};
 
 fn sample(stream: Stream) -> Vec<u8> {
@@ -56,9 +57,20 @@ fn bench(c: &mut Criterion) {
     let decoded = decode_lines(Stream::Skill, &data, 0, 1);
     let batches: Vec<_> = decoded.batches.into_iter().map(|(_, b)| b).collect();
     g.throughput(Throughput::Bytes(data.len() as u64));
+    let root = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let objects = Objects::local(root.path(), rt.handle().clone()).expect("root");
     g.bench_function("skill_invocations", |b| {
         let meta = FileMeta::new("bench", Stream::Skill, 0);
-        b.iter(|| encode(Stream::Skill, &batches, "bench", &meta).expect("encode"))
+        b.iter(|| {
+            let e =
+                encode(&objects, Stream::Skill, &batches, "bench.parquet", &meta).expect("encode");
+            std::fs::remove_file(objects.local_path(&e.staging)).expect("remove");
+        })
     });
     g.finish();
 }

@@ -8,8 +8,6 @@ use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use crate::error::{Error, Result};
 use crate::model::timefmt::now_ms;
 use crate::notice;
@@ -523,35 +521,29 @@ impl Drop for Uncommitted {
     }
 }
 
-/// Staging → fsync → rename into place. Not visible to anyone until a record names it.
-pub fn publish(objects: &Objects, path: &str, bytes: Bytes) -> Result<()> {
-    let staging = Layout::staging_object(path.rsplit('/').next().unwrap_or("file"));
-    fault::write_point("write").map_err(|e| Error::io("write", objects.local_path(&staging), e))?;
-    objects.put(&staging, bytes)?;
-    fault::point("staged");
-    objects.rename(&staging, path)?;
-    fault::point("renamed");
-    Ok(())
-}
-
-/// Threads [`publish_all`] writes files on: each file waits on two fsyncs (its data, then its
-/// directory after the rename), and a flush of one day of four streams to 30 days publishes
-/// ~120 files.
+/// Threads [`publish_all_staged`] places files on: each file waits on two fsyncs (its data,
+/// then its directory after the rename), and a flush of one day of four streams to 30 days
+/// publishes ~120 files.
 const PUBLISH_THREADS: usize = 8;
 
-/// [`publish`] of every `(path, bytes)`, several at once: a flush waits for its slowest files,
-/// not for the sum of their fsyncs. Stops at the first error (files already published stay
-/// unnamed until a record names them, like a single [`publish`] that failed half-way).
-pub fn publish_all(objects: &Objects, files: &[(String, Bytes)]) -> Result<()> {
+/// Syncs each staging file of `(staging, path)` and moves it to its `path`, several at once: a
+/// flush waits for its slowest files, not for the sum of their fsyncs. Stops at the first error
+/// (files already placed stay unnamed until a record names them, like a single
+/// [`publish_staged`] that failed half-way).
+pub fn publish_all_staged(objects: &Objects, files: &[(String, String)]) -> Result<()> {
     let per_thread = files.len().div_ceil(PUBLISH_THREADS).max(1);
     std::thread::scope(|scope| {
         let workers: Vec<_> = files
             .chunks(per_thread)
             .map(|chunk| {
                 scope.spawn(move || {
-                    chunk
-                        .iter()
-                        .try_for_each(|(path, bytes)| publish(objects, path, bytes.clone()))
+                    chunk.iter().try_for_each(|(staging, path)| {
+                        let local = objects.local_path(staging);
+                        std::fs::File::open(&local)
+                            .and_then(|f| f.sync_all())
+                            .map_err(|e| Error::io("fsync", &local, e))?;
+                        publish_staged(objects, staging, path)
+                    })
                 })
             })
             .collect();
@@ -574,7 +566,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn publish_all_places_every_file_and_fails_when_one_cannot_be_placed() {
+    fn publish_all_staged_places_every_file_and_fails_when_one_cannot_be_placed() {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -582,19 +574,27 @@ mod tests {
             .build()
             .unwrap();
         let objects = Objects::local(dir.path(), rt.handle().clone()).unwrap();
+        std::fs::create_dir_all(dir.path().join("staging")).unwrap();
+        let stage = |i: usize, bytes: &[u8]| {
+            let staging = Layout::staging_object(&format!("part-{i}.parquet"));
+            std::fs::write(objects.local_path(&staging), bytes).unwrap();
+            staging
+        };
         // More files than threads, in several directories, each with its own bytes.
-        let files: Vec<(String, Bytes)> = (0..3 * PUBLISH_THREADS + 1)
+        let files: Vec<(String, String, Vec<u8>)> = (0..3 * PUBLISH_THREADS + 1)
             .map(|i| {
                 let path = format!("data/t/date=2026-01-0{}/part-{i}.parquet", i % 3 + 1);
-                (path, Bytes::from(vec![i as u8; 100 + i]))
+                let bytes = vec![i as u8; 100 + i];
+                (stage(i, &bytes), path, bytes)
             })
             .collect();
-        publish_all(&objects, &files).unwrap();
-        for (path, bytes) in &files {
-            assert_eq!(
-                std::fs::read(dir.path().join(path)).unwrap(),
-                bytes.to_vec()
-            );
+        let moves: Vec<(String, String)> = files
+            .iter()
+            .map(|(s, p, _)| (s.clone(), p.clone()))
+            .collect();
+        publish_all_staged(&objects, &moves).unwrap();
+        for (_, path, bytes) in &files {
+            assert_eq!(&std::fs::read(dir.path().join(path)).unwrap(), bytes);
         }
         let staged = std::fs::read_dir(dir.path().join("staging"))
             .unwrap()
@@ -603,8 +603,19 @@ mod tests {
 
         // A file whose directory is taken by a file cannot be placed: the call fails.
         std::fs::write(dir.path().join("taken"), b"x").unwrap();
-        let mut more = files[..2].to_vec();
-        more.push(("taken/part-x.parquet".into(), Bytes::from_static(b"y")));
-        assert!(publish_all(&objects, &more).is_err());
+        let more = vec![
+            (
+                stage(100, b"a"),
+                "data/t/date=2026-01-01/part-a.parquet".to_string(),
+            ),
+            (stage(101, b"y"), "taken/part-x.parquet".to_string()),
+        ];
+        assert!(publish_all_staged(&objects, &more).is_err());
+        // So does a staging file that is not there.
+        let gone = vec![(
+            Layout::staging_object("gone"),
+            "data/t/gone.parquet".to_string(),
+        )];
+        assert!(publish_all_staged(&objects, &gone).is_err());
     }
 }

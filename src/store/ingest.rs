@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
-use bytes::Bytes;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -18,7 +17,7 @@ use crate::model::Stream;
 use crate::notice;
 
 use super::catalog::{Catalog, SourceState};
-use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_all, publish_staged};
+use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_all_staged, publish_staged};
 use super::decode::{Decoded, DriftKey, InFlight, overlong, submit};
 use super::fault;
 use super::layout::Layout;
@@ -628,31 +627,48 @@ impl Flusher<'_> {
     fn flush(&mut self, pending: Pending) -> Result<()> {
         let commit_id = uuid::Uuid::now_v7().to_string();
         let mut rec = Record::new(self.kind, &commit_id);
-        let parts: Vec<_> = pending.parts.into_iter().collect();
-        let encoded: Vec<_> = parts
-            .par_iter()
-            .map(|((stream, day), batches)| {
-                let path = Layout::data_object(*stream, *day);
-                let meta = FileMeta::new(&commit_id, *stream, *day);
-                encode(*stream, batches, &path, &meta).map(|e| (*stream, *day, path, e))
-            })
-            .collect::<Result<_>>()?;
         let objects = self.writer.objects().clone();
         let mut guard = Uncommitted::new(&objects);
-        let files: Vec<(String, Bytes)> = encoded
-            .iter()
-            .map(|(_, _, path, e)| (path.clone(), e.bytes.clone()))
+        // Each partition streams into a staging file of its own, and its batches are dropped as
+        // soon as it is written.
+        let encoded: Vec<Result<_>> = pending
+            .parts
+            .into_par_iter()
+            .map(|((stream, day), batches)| {
+                let path = Layout::data_object(stream, day);
+                let meta = FileMeta::new(&commit_id, stream, day);
+                encode(&objects, stream, &batches, &path, &meta).map(|e| (stream, day, path, e))
+            })
             .collect();
-        for (path, _) in &files {
-            guard.push(path);
+        // The staging files written are removed with the rest if any step fails.
+        let mut done = Vec::with_capacity(encoded.len());
+        let mut failed = None;
+        for e in encoded {
+            match e {
+                Ok(e) => {
+                    guard.push(&e.3.staging);
+                    guard.push(&e.2);
+                    done.push(e);
+                }
+                Err(e) => failed = failed.or(Some(e)),
+            }
         }
-        publish_all(&objects, &files)?;
-        for (stream, day, path, e) in encoded {
-            let bytes = e.bytes.len() as u64;
+        for q in &pending.quarantine {
+            guard.push(&q.staging);
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let moves: Vec<(String, String)> = done
+            .iter()
+            .map(|(_, _, path, e)| (e.staging.clone(), path.clone()))
+            .collect();
+        publish_all_staged(&objects, &moves)?;
+        for (stream, day, path, e) in done {
             let added = e.to_added(stream, day, &path);
             let stats = self.out.streams.entry(stream).or_default();
             stats.files_out += 1;
-            stats.bytes_out += bytes;
+            stats.bytes_out += e.bytes;
             rec.add.push(added);
         }
         for q in pending.quarantine {

@@ -19,7 +19,7 @@ use crate::model::Stream;
 use crate::model::timefmt::{day_to_string, parse_day};
 
 use super::catalog::{Catalog, FileEntry};
-use super::commit::{Uncommitted, Writer, publish};
+use super::commit::{Uncommitted, Writer, publish_all_staged};
 use super::decode::decode_lines;
 use super::fault;
 use super::layout::Layout;
@@ -216,10 +216,11 @@ pub fn repair(layout: &Layout, objects: &Objects) -> Result<Vec<Repaired>> {
         if restored > 0 {
             let path = Layout::data_object(stream, day);
             let meta = FileMeta::new(&commit_id, stream, day);
-            let e = encode(stream, &batches, &path, &meta)?;
+            let e = encode(objects, stream, &batches, &path, &meta)?;
             let added = e.to_added(stream, day, &path);
+            guard.push(&e.staging);
             guard.push(&path);
-            publish(objects, &path, e.bytes)?;
+            publish_all_staged(objects, &[(e.staging, path)])?;
             rec.add.push(added);
         }
         for d in &files {

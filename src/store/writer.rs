@@ -1,13 +1,15 @@
 //! Parquet encoding of one (stream, day) partition: rows sorted by `ts`, zstd, ~128k-row groups,
 //! page-level statistics and the page index, no dictionary for the high-entropy columns.
 
+use std::fs::File;
+use std::io::Write;
+
 use arrow::array::{Array, TimestampMillisecondArray};
 use arrow::compute::{
     SortOptions, concat, concat_batches, interleave_record_batch, sort_to_indices,
 };
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
@@ -18,11 +20,22 @@ use crate::error::{Error, Result};
 use crate::model::Stream;
 use crate::model::timefmt::day_to_string;
 
+use super::fault;
+use super::layout::Layout;
+use super::objects::Objects;
+
 /// Batches with fewer rows are concatenated before they are written (see [`encode`]).
 const SMALL_BATCH_ROWS: usize = 1024;
 
+/// Small batches are joined until they hold this much memory (or 8 × [`SMALL_BATCH_ROWS`] rows).
+const SMALL_GROUP_BYTES: usize = 8 << 20;
+
 /// Rows per row group.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Encoded bytes at which a row group ends before [`ROW_GROUP_ROWS`]: the writer holds a row
+/// group's pages until it ends, and 128k rows of long lines are gigabytes.
+const ROW_GROUP_BYTES: usize = 64 << 20;
 
 /// Bytes of a data page (before compression) at which the writer starts the next one: a page is
 /// built in a growing buffer, copied, then compressed, and at Parquet's default 1 MiB those
@@ -33,10 +46,13 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// of 128 KiB cost up to +2.9 % (long-text).
 const DATA_PAGE_BYTES: usize = 256 << 10;
 
-/// A partition encoded as one Parquet file, with the stats the catalog keeps.
+/// A partition encoded as one Parquet file in staging, with the stats the catalog keeps.
 pub struct Encoded {
-    /// The file's bytes.
-    pub bytes: Bytes,
+    /// The staging object that holds the file (written, not yet synced: see
+    /// [`crate::store::commit::publish_all_staged`]).
+    pub staging: String,
+    /// The file's size.
+    pub bytes: u64,
     /// Row count.
     pub rows: u64,
     /// Smallest `ts`.
@@ -85,7 +101,7 @@ impl Encoded {
             stream: stream.table().into(),
             date: Some(day_to_string(day)),
             rows: self.rows,
-            bytes: self.bytes.len() as u64,
+            bytes: self.bytes,
             min_ts: Some(self.min_ts),
             max_ts: Some(self.max_ts),
         }
@@ -101,6 +117,7 @@ pub fn writer_properties(stream: Stream, meta: &FileMeta) -> WriterProperties {
         .set_key_value_metadata(Some(meta.key_values()))
         .set_compression(zstd)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_data_page_size_limit(DATA_PAGE_BYTES)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_sorting_columns(Some(vec![SortingColumn {
@@ -149,16 +166,66 @@ pub fn writer_properties(stream: Stream, meta: &FileMeta) -> WriterProperties {
         .build()
 }
 
-/// Encodes the batches of one partition sorted by `ts`. Appended logs arrive in time order, and
-/// then the batches are written as they are; otherwise the rows are put in order one row group
-/// at a time, so that sorting costs one row group's copy, not two of the whole partition
-/// (concatenated, then taken: 256 MiB of out-of-order multi-KB lines peaked 350 MiB higher).
+/// Encodes the batches of one partition, sorted by `ts`, into a new staging file of `objects`
+/// (removed again if encoding fails); `path` is where it will be published. Streaming the file
+/// out as it is encoded keeps no copy of it in memory: an in-memory file of a flush of long,
+/// poorly compressible lines was nearly as large as its rows, and its buffer's doublings left
+/// freed blocks the allocator kept (backfill of 2.6 GB of 0.2–1 MB base64 texts: peak RSS
+/// 1,086 → 921 MiB).
 pub fn encode(
+    objects: &Objects,
+    stream: Stream,
+    batches: &[RecordBatch],
+    path: &str,
+    meta: &FileMeta,
+) -> Result<Encoded> {
+    let staging = Layout::staging_object(path.rsplit('/').next().unwrap_or("data.parquet"));
+    let local = objects.local_path(&staging);
+    if let Some(dir) = local.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    }
+    fault::write_point("write").map_err(|e| Error::io("write", &local, e))?;
+    let file = File::create(&local).map_err(|e| Error::io("create", &local, e))?;
+    let written = encode_into(file, stream, batches, path, meta).and_then(|w| {
+        let bytes = w
+            .sink
+            .metadata()
+            .map_err(|e| Error::io("stat", &local, e))?
+            .len();
+        Ok(Encoded {
+            staging: staging.clone(),
+            bytes,
+            rows: w.rows,
+            min_ts: w.min_ts,
+            max_ts: w.max_ts,
+        })
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&local);
+    }
+    written
+}
+
+/// What [`encode_into`] wrote: its sink back, the rows and their `ts` bounds.
+struct Written<W> {
+    sink: W,
+    rows: u64,
+    min_ts: i64,
+    max_ts: i64,
+}
+
+/// Encodes the batches of one partition sorted by `ts` into `sink`. Appended logs arrive in time
+/// order, and then the batches are written as they are; otherwise the rows are put in order one
+/// row group at a time, so that sorting costs one row group's copy, not two of the whole
+/// partition (concatenated, then taken: 256 MiB of out-of-order multi-KB lines peaked 350 MiB
+/// higher).
+fn encode_into<W: Write + Send>(
+    sink: W,
     stream: Stream,
     batches: &[RecordBatch],
     name_for_errors: &str,
     meta: &FileMeta,
-) -> Result<Encoded> {
+) -> Result<Written<W>> {
     let schema = stream.file_schema();
     let batches: Vec<&RecordBatch> = batches.iter().filter(|b| b.num_rows() > 0).collect();
     let in_order = batches.iter().all(|b| ts_sorted(b))
@@ -187,31 +254,28 @@ pub fn encode(
         path: name_for_errors.to_string(),
         source,
     };
-    let size: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
-    let mut buf = Vec::with_capacity(size / 6);
-    let mut w = ArrowWriter::try_new(
-        &mut buf,
-        schema.clone(),
-        Some(writer_properties(stream, meta)),
-    )
-    .map_err(perr)?;
+    let mut w = ArrowWriter::try_new(sink, schema.clone(), Some(writer_properties(stream, meta)))
+        .map_err(perr)?;
     match order {
         None => {
             // Small batches (a chunk of lines of many days gives each day a few hundred rows)
             // are written a few thousand rows at a time: each `write` costs a pass of the
             // writer's per-column set-up, which on 200-row batches was more than the copy.
+            // A group is also cut at SMALL_GROUP_BYTES: batches of a few long lines each were
+            // all joined into one copy of the whole partition.
             let mut small: Vec<&RecordBatch> = Vec::new();
-            let mut small_rows = 0;
+            let (mut small_rows, mut small_bytes) = (0, 0);
             for b in &batches {
                 let large = b.num_rows() >= SMALL_BATCH_ROWS;
                 if !large {
                     small.push(b);
                     small_rows += b.num_rows();
+                    small_bytes += b.get_array_memory_size();
                 }
-                if large || small_rows >= 8 * SMALL_BATCH_ROWS {
+                if large || small_rows >= 8 * SMALL_BATCH_ROWS || small_bytes >= SMALL_GROUP_BYTES {
                     let group = std::mem::take(&mut small);
                     write_together(&mut w, &schema, &group, name_for_errors)?;
-                    small_rows = 0;
+                    (small_rows, small_bytes) = (0, 0);
                 }
                 if large {
                     w.write(b).map_err(perr)?;
@@ -227,9 +291,9 @@ pub fn encode(
             }
         }
     }
-    w.close().map_err(perr)?;
-    Ok(Encoded {
-        bytes: Bytes::from(buf),
+    let sink = w.into_inner().map_err(perr)?;
+    Ok(Written {
+        sink,
         rows: rows as u64,
         min_ts,
         max_ts,
@@ -265,8 +329,8 @@ fn ts_values(b: &RecordBatch) -> &[i64] {
 }
 
 /// Writes `batches` as one: concatenated when there are several.
-fn write_together(
-    w: &mut ArrowWriter<&mut Vec<u8>>,
+fn write_together<W: Write + Send>(
+    w: &mut ArrowWriter<W>,
     schema: &SchemaRef,
     batches: &[&RecordBatch],
     name_for_errors: &str,
@@ -334,9 +398,9 @@ mod tests {
     fn out_of_order_rows_are_written_sorted_one_row_group_at_a_time() {
         let batches = shuffled_batches(300_000, 3);
         let meta = FileMeta::new("c", Stream::Cuj, 20_785);
-        let e = encode(Stream::Cuj, &batches, "t", &meta).unwrap();
+        let e = encode_into(Vec::new(), Stream::Cuj, &batches, "t", &meta).unwrap();
         assert_eq!(e.rows, 300_000);
-        let r = ParquetRecordBatchReaderBuilder::try_new(e.bytes.clone()).unwrap();
+        let r = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(e.sink)).unwrap();
         assert_eq!(r.metadata().num_row_groups(), 3);
         let mut last = i64::MIN;
         let mut seen = Vec::new();
@@ -379,12 +443,111 @@ mod tests {
             })
             .collect();
         let meta = FileMeta::new("c", Stream::Cuj, 20_785);
-        let e = encode(Stream::Cuj, &batches, "t", &meta).unwrap();
+        let e = encode_into(Vec::new(), Stream::Cuj, &batches, "t", &meta).unwrap();
         let want = concat_batches(&Stream::Cuj.file_schema(), &batches).unwrap();
         assert_eq!(e.rows as usize, want.num_rows());
-        let r = ParquetRecordBatchReaderBuilder::try_new(e.bytes.clone()).unwrap();
+        let r = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(e.sink)).unwrap();
         let got: Vec<RecordBatch> = r.build().unwrap().map(Result::unwrap).collect();
         let got = concat_batches(&Stream::Cuj.file_schema(), &got).unwrap();
         assert_eq!(got, want);
+    }
+
+    /// `count` skill lines of `n` bytes of error text each, one per batch (as a chunk of long
+    /// lines decodes), one millisecond apart. Two distinct lines are decoded (decoding in a
+    /// test build is slow) and their batches repeated with their own `ts`: each text is a
+    /// page of its own, compressed on its own, so repeats compress no better.
+    fn long_line_batches(count: usize, n: usize) -> Vec<RecordBatch> {
+        let decoded: Vec<RecordBatch> = (0..2)
+            .map(|i| {
+                // Pseudo-random letters (xorshift): text that compresses little, as a base64
+                // blob or a unique trace does.
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ i as u64;
+                let text: String = (0..n)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        char::from(b'a' + (x % 26) as u8)
+                    })
+                    .collect();
+                let ts = crate::model::timefmt::iso_ms(1_795_824_000_000);
+                let line = format!(
+                    "{{\"timestamp\":\"{ts}\",\"skill\":\"s\",\"result\":\"failure\",\"error\":\"{text}\"}}\n"
+                );
+                let mut d = decode_lines(Stream::Skill, line.as_bytes(), 0, 1);
+                assert!(d.rejected.is_empty());
+                d.batches.remove(0).1
+            })
+            .collect();
+        (0..count)
+            .map(|i| {
+                let b = &decoded[i % 2];
+                let ts = arrow::array::TimestampMillisecondArray::from(vec![
+                    1_795_824_000_000 + i as i64,
+                ])
+                .with_timezone("UTC");
+                let mut columns = b.columns().to_vec();
+                columns[0] = std::sync::Arc::new(ts);
+                RecordBatch::try_new(b.schema(), columns).unwrap()
+            })
+            .collect()
+    }
+
+    /// Rows of long texts end a row group at ROW_GROUP_BYTES, long before ROW_GROUP_ROWS: the
+    /// writer holds a row group until it ends.
+    #[test]
+    fn long_rows_end_row_groups_by_their_bytes() {
+        // Lines just under the 1 MiB limit; ~95 MB compressed in all.
+        let batches = long_line_batches(160, (1 << 20) - 4096);
+        let meta = FileMeta::new("c", Stream::Skill, 20_785);
+        let e = encode_into(Vec::new(), Stream::Skill, &batches, "t", &meta).unwrap();
+        assert_eq!(e.rows, 160);
+        let r = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(e.sink)).unwrap();
+        let groups = r.metadata().row_groups();
+        assert!(groups.len() >= 2, "{} row groups", groups.len());
+        for g in groups {
+            assert!(
+                (g.compressed_size() as usize) < 2 * ROW_GROUP_BYTES,
+                "a row group of {} bytes",
+                g.compressed_size()
+            );
+        }
+        let got: usize = r.build().unwrap().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(got, 160);
+    }
+
+    /// A root in a temporary directory, with the runtime its object store needs.
+    fn local_objects() -> (tempfile::TempDir, tokio::runtime::Runtime, Objects) {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let objects = Objects::local(dir.path(), rt.handle().clone()).unwrap();
+        (dir, rt, objects)
+    }
+
+    #[test]
+    fn encode_streams_the_file_into_staging_and_leaves_nothing_when_it_fails() {
+        let (dir, _rt, objects) = local_objects();
+        let batches = long_line_batches(3, 1000);
+        let meta = FileMeta::new("c", Stream::Skill, 20_785);
+        let path = Layout::data_object(Stream::Skill, 20_785);
+        let e = encode(&objects, Stream::Skill, &batches, &path, &meta).unwrap();
+        assert!(e.staging.starts_with("staging/"), "{}", e.staging);
+        let bytes = std::fs::read(objects.local_path(&e.staging)).unwrap();
+        assert_eq!(bytes.len() as u64, e.bytes);
+        let r = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap();
+        assert_eq!(r.metadata().file_metadata().num_rows(), 3);
+        std::fs::remove_file(objects.local_path(&e.staging)).unwrap();
+
+        // Batches of another stream's schema cannot be written: an error, and no staging file.
+        let cuj = shuffled_batches(100, 1);
+        assert!(encode(&objects, Stream::Skill, &cuj, &path, &meta).is_err());
+        let left = std::fs::read_dir(dir.path().join("staging"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 0, "a failed encode removes its staging file");
     }
 }
