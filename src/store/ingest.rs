@@ -20,6 +20,7 @@ use super::catalog::{Catalog, SourceState};
 use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_all_staged, publish_staged};
 use super::decode::{Decoded, DriftKey, InFlight, overlong, submit};
 use super::fault;
+use super::heap;
 use super::layout::Layout;
 use super::log::{Drift, LedgerChange, Record};
 use super::objects::Objects;
@@ -183,6 +184,7 @@ pub fn ingest_with(
                 writer: &mut *writer,
                 kind: opts.kind,
                 out: IngestReport::default(),
+                trim_at: trim_limit(opts.memory_budget),
             };
             for pending in rx {
                 f.flush(pending)?;
@@ -387,6 +389,17 @@ struct Flusher<'a> {
     writer: &'a mut Writer,
     kind: &'static str,
     out: IngestReport,
+    /// Resident bytes above which freed memory is given back after a commit ([`trim_limit`]).
+    trim_at: u64,
+}
+
+/// The resident memory above which a run gives the memory its allocator holds freed back to
+/// the OS after each commit: what the budget accounts for (the batches being written and the
+/// next ones being decoded, a budget each) and 128 MiB for the rest. Ingest of generated logs
+/// stays under it; backfill of 2.6 GB of 0.2–1 MB lines peaked at 735 MiB (921 without), and
+/// trimming after every commit instead cost long-text ingest ~3 % more CPU (8 pairs).
+fn trim_limit(budget: usize) -> u64 {
+    2 * budget as u64 + (128 << 20)
 }
 
 impl Run<'_> {
@@ -703,6 +716,7 @@ impl Flusher<'_> {
         }
         self.writer.commit_files(rec, Some(&mut guard))?;
         self.out.commits += 1;
+        heap::trim_above(self.trim_at);
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod commit;
 pub mod compact;
 pub mod decode;
 pub mod fault;
+pub mod heap;
 pub mod index;
 pub mod ingest;
 pub mod landing;
