@@ -16,6 +16,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::metadata::RowGroupMetaData;
 
 use crate::error::{Error, Result};
 use crate::model::Stream;
@@ -28,8 +29,13 @@ use super::log::Record;
 use super::objects::Objects;
 use super::writer::{FileMeta, writer_properties};
 
-/// Rows per batch read from an input and written to the output.
+/// Rows per batch read from an input and written to the output, at most.
 const BATCH_ROWS: usize = 8192;
+
+/// Bytes of rows (uncompressed) a merge's inputs hold at once, shared among them: an input's
+/// batch has fewer than [`BATCH_ROWS`] rows when its rows are long. A file of 0.2–1 MB lines
+/// holds a few hundred rows, and a batch of 8192 rows was all of it, for each input at once.
+const READ_BYTES: usize = 256 << 20;
 
 /// Inputs one merge reads at once. Each open input holds its current row group's column chunks
 /// (measured: 98 inputs of one partition peaked at 448 MiB, 49 at 263 MiB), so the fan-in, not
@@ -162,8 +168,14 @@ fn plan(mut files: Vec<FileEntry>, target: u64, min_files: usize) -> Vec<Vec<Fil
 }
 
 /// Opens a data file for streaming reads of its rows in `schema` (by column name; a column the
-/// file lacks — it was written before the column existed — reads as nulls).
-pub fn open_rows(objects: &Objects, f: &FileEntry, schema: SchemaRef) -> Result<StoredRows> {
+/// file lacks — it was written before the column existed — reads as nulls), in batches of about
+/// `batch_bytes` (uncompressed, as its row groups average) and at most [`BATCH_ROWS`] rows.
+pub fn open_rows(
+    objects: &Objects,
+    f: &FileEntry,
+    schema: SchemaRef,
+    batch_bytes: usize,
+) -> Result<StoredRows> {
     let damaged = |problem: String| Error::Damaged {
         path: f.path.clone(),
         problem,
@@ -174,13 +186,28 @@ pub fn open_rows(objects: &Objects, f: &FileEntry, schema: SchemaRef) -> Result<
         e => e,
     })?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
+        .and_then(|b| {
+            let groups = b.metadata().row_groups();
+            let rows = groups.iter().map(RowGroupMetaData::num_rows).sum();
+            let size = groups.iter().map(RowGroupMetaData::total_byte_size).sum();
+            b.with_batch_size(batch_rows(rows, size, batch_bytes))
+                .build()
+        })
         .map_err(|e| damaged(format!("unreadable ({e})")))?;
     Ok(StoredRows {
         reader,
         schema,
         path: f.path.clone(),
     })
+}
+
+/// Rows per batch for about `bytes` of a file of `rows` rows taking `size` bytes uncompressed:
+/// at least one, at most [`BATCH_ROWS`].
+fn batch_rows(rows: i64, size: i64, bytes: usize) -> usize {
+    match usize::try_from(size / rows.max(1)) {
+        Ok(row) if row > 0 => (bytes / row).clamp(1, BATCH_ROWS),
+        _ => BATCH_ROWS,
+    }
 }
 
 /// The rows of one data file, batch by batch, in the stream's current file schema.
@@ -268,7 +295,7 @@ fn merge(
     let mut cursors: Vec<Cursor> = Vec::new();
     let mut heap = BinaryHeap::new();
     for f in group {
-        let mut rows = open_rows(&objects, f, schema.clone())?;
+        let mut rows = open_rows(&objects, f, schema.clone(), READ_BYTES / group.len())?;
         if let Some(b) = next_nonempty(&mut rows)? {
             let i = cursors.len();
             heap.push(Reverse((ts_at(&b, 0), i)));
@@ -425,6 +452,18 @@ mod tests {
             min_ts,
             max_ts: min_ts,
         }
+    }
+
+    #[test]
+    fn batches_hold_about_their_bytes_of_rows() {
+        // 300-byte rows: all 8192 fit in 16 MiB; 600 KB rows: 27 of them.
+        assert_eq!(batch_rows(100_000, 30_000_000, 16 << 20), BATCH_ROWS);
+        assert_eq!(batch_rows(400, 240_000_000, 16 << 20), 27);
+        // A row larger than the budget is still read, one at a time.
+        assert_eq!(batch_rows(10, 100 << 20, 1 << 20), 1);
+        // A file without rows or sizes reads as before.
+        assert_eq!(batch_rows(0, 0, 1 << 20), BATCH_ROWS);
+        assert_eq!(batch_rows(5, 0, 1 << 20), BATCH_ROWS);
     }
 
     #[test]
