@@ -7,8 +7,9 @@ bench/compare.sh). Every measurement is a fresh process, alternating A B A B; me
    when there is no CLI): COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json(...))
    TO ... (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd).
    Wall time, peak RSS and CPU time (user + system) from /usr/bin/time; stored size of each.
-2. backfill: `obsq backfill` of the whole dataset (all four streams), and of a dataset of another
-   shape (`foreign`) with 5 % bad lines and at least 2.5 GB of JSONL: wall time, peak RSS.
+2. backfill: `obsq backfill` of the whole dataset (all four streams), of a dataset of another
+   shape (`foreign`) with 5 % bad lines and at least 2.5 GB of JSONL, and of 2.6 GB of long lines
+   (0.2-1 MB each, all four streams, 5 % bad; see `long_lines`): wall time, peak RSS.
 3. reports: every canned report on the backfilled store, obsq vs DuckDB on the same Parquet
    files (bench/reports.py); then the same on a 90-day store, and a 24 h report on the 90-day
    store against a store of one day of the same density (partition pruning).
@@ -20,7 +21,10 @@ bench/compare.sh). Every measurement is a fresh process, alternating A B A B; me
 """
 
 import argparse
+import base64
+import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -166,6 +170,43 @@ def backfill(obsq, work, src, events, name=None):
     return root
 
 
+def long_lines(obsq, work):
+    """2.6 GB of JSONL lines of 0.2 to 1 MB, a quarter in each stream, 5 % of them cut short (bad):
+    the lines of the small generated dataset, each given a text of random base64 (which
+    compresses little, so a flush's Parquet is nearly as large as its rows) in `error` (or
+    `message` for progress). Made once, deterministic."""
+    out = os.path.join(work, "src-long-lines")
+    if os.path.isdir(out):
+        return out
+    base = dataset(obsq, work, 1_000_000, "tools")
+    rng = random.Random(42)
+    blob = base64.b64encode(rng.randbytes(3 << 20)).decode()
+    first_skill = sorted(f for f in os.listdir(os.path.join(base, "logs")) if f.startswith("skill-invocations-"))[0]
+    files = [(os.path.join("logs", first_skill), "error"), (os.path.join("logs", "progress.jsonl"), "message"),
+             (os.path.join("analytics", "cuj-metrics.jsonl"), "error"),
+             (os.path.join("analytics", "provider-health.jsonl"), "error")]
+    tmp = out + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for rel, field in files:
+        os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
+        written = 0
+        with open(os.path.join(base, rel)) as fin, open(os.path.join(tmp, rel), "w") as fout:
+            for line in fin:
+                if written >= 650_000_000:
+                    break
+                event = json.loads(line)
+                n = rng.randint(200_000, 1_000_000)
+                at = rng.randint(0, len(blob) - n)
+                event[field] = blob[at:at + n]
+                text = json.dumps(event)
+                if rng.random() < 0.05:
+                    text = text[:len(text) // 2]
+                fout.write(text + "\n")
+                written += len(text) + 1
+    os.rename(tmp, out)
+    return out
+
+
 def growth(obsq, work, sizes, shape, runs):
     """`obsq ingest` of datasets of growing size (one shape): seconds per million events
     (medians of `runs`). The sizes run in rotation (1M, 10M, 30M, 1M, ...), so that a spell in
@@ -256,6 +297,8 @@ def main():
         # Another shape, 5 % bad lines, at least 2.5 GB: the memory bound holds on it too.
         dirty = dataset(obsq, work, max(a.events, 12_000_000), "foreign", dirty=0.05)
         shutil.rmtree(backfill(obsq, work, dirty, a.events, "store-dirty"), ignore_errors=True)
+        # Lines of 0.2-1 MB that compress little: the bound holds whatever the line length.
+        shutil.rmtree(backfill(obsq, work, long_lines(obsq, work), a.events, "store-long"), ignore_errors=True)
     if part in (None, "reports"):
         runs = max(a.runs, 5)
         reports.run(obsq, root, src, a.events, runs)
