@@ -567,13 +567,7 @@ mod tests {
 
     #[test]
     fn publish_all_staged_places_every_file_and_fails_when_one_cannot_be_placed() {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let objects = Objects::local(dir.path(), rt.handle().clone()).unwrap();
+        let (dir, _rt, objects) = crate::store::objects::temp_root();
         std::fs::create_dir_all(dir.path().join("staging")).unwrap();
         let stage = |i: usize, bytes: &[u8]| {
             let staging = Layout::staging_object(&format!("part-{i}.parquet"));

@@ -490,6 +490,19 @@ fn io_runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// A local root in a new temporary directory, with the runtime its store runs on (tests).
+#[cfg(test)]
+pub(crate) fn temp_root() -> (tempfile::TempDir, tokio::runtime::Runtime, Objects) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let objects = Objects::local(dir.path(), rt.handle().clone()).expect("local root");
+    (dir, rt, objects)
+}
+
 /// Whether a file name is one of object_store's local temporary files: `name#N`, N all digits.
 fn is_temp_name(name: &str) -> bool {
     name.rsplit_once('#')

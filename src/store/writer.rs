@@ -516,21 +516,9 @@ mod tests {
         assert_eq!(got, 160);
     }
 
-    /// A root in a temporary directory, with the runtime its object store needs.
-    fn local_objects() -> (tempfile::TempDir, tokio::runtime::Runtime, Objects) {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let objects = Objects::local(dir.path(), rt.handle().clone()).unwrap();
-        (dir, rt, objects)
-    }
-
     #[test]
     fn encode_streams_the_file_into_staging_and_leaves_nothing_when_it_fails() {
-        let (dir, _rt, objects) = local_objects();
+        let (dir, _rt, objects) = crate::store::objects::temp_root();
         let batches = long_line_batches(3, 1000);
         let meta = FileMeta::new("c", Stream::Skill, 20_785);
         let path = Layout::data_object(Stream::Skill, 20_785);
