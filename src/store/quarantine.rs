@@ -44,7 +44,10 @@ pub struct QuarantineLine {
 pub struct QuarantineWriter {
     stream: Stream,
     staging: String,
-    out: zstd::Encoder<'static, BufWriter<File>>,
+    /// serde_json writes a line in many small pieces, and each write into zstd's stream costs
+    /// a call through its streaming API: with half of the lines bad, those calls were ~20 % of
+    /// a backfill's CPU (perf). Lines are gathered here first.
+    out: BufWriter<zstd::Encoder<'static, BufWriter<File>>>,
     lines: u64,
     by_source: BTreeMap<String, (u64, u64, String)>,
 }
@@ -70,6 +73,7 @@ impl QuarantineWriter {
         let f = File::create(&local).map_err(|e| Error::io("create", &local, e))?;
         let out = zstd::Encoder::new(BufWriter::with_capacity(256 << 10, f), 3)
             .map_err(|e| Error::io("compress", &local, e))?;
+        let out = BufWriter::with_capacity(128 << 10, out);
         Ok(QuarantineWriter {
             stream,
             staging,
@@ -117,6 +121,8 @@ impl QuarantineWriter {
         let local = objects.local_path(&self.staging);
         let w = self
             .out
+            .into_inner()
+            .map_err(|e| Error::io("compress", &local, e.into_error()))?
             .finish()
             .map_err(|e| Error::io("compress", &local, e))?;
         let f = w
