@@ -444,7 +444,8 @@ pub struct BackfillArgs {
     #[arg(long)]
     pub stream: Option<String>,
     /// Decoded data held in memory before each commit, in MiB (at most: a smaller input commits
-    /// every eighth of it, at least 32 MiB; peak RSS stays near twice this plus ~100 MiB).
+    /// every eighth of it, at least 32 MiB; peak RSS stays near twice this plus 50-250 MiB, the
+    /// most with lines near the 1 MiB limit).
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     pub memory_mb: usize,
     /// Afterwards, compact partitions holding more than N small files (0: never).
