@@ -13,8 +13,7 @@ use crate::model::Stream;
 use crate::model::batch::DayBatches;
 use crate::model::parse::{Normalized, ParseError, parse_line, parse_str_into};
 
-/// How much of a rejected line the quarantine keeps (the source keeps the rest).
-pub const RAW_KEEP: usize = 64 * 1024;
+use super::quarantine::Rejected;
 
 /// Target size of one parallel decoding chunk.
 const CHUNK: usize = 1 << 20;
@@ -32,21 +31,6 @@ fn chunk_target(data: &[u8]) -> usize {
     } else {
         CHUNK
     }
-}
-
-/// A line that could not be stored, with where it was and why.
-#[derive(Debug, Clone)]
-pub struct Rejected {
-    /// 1-based line number in the source.
-    pub line_no: u64,
-    /// Byte offset of the line in the source.
-    pub byte_offset: u64,
-    /// Why.
-    pub reason: String,
-    /// Its first [`RAW_KEEP`] bytes.
-    pub raw: Vec<u8>,
-    /// Its full length in bytes.
-    pub raw_len: u64,
 }
 
 /// A schema-drift key: (field, `unknown_field` | `type_mismatch`, JSON type seen).
@@ -173,13 +157,8 @@ fn merge(mut parts: Vec<Decoded>, first_line: u64) -> Decoded {
 
 /// A rejected line's entry for a line too long to hold in memory.
 pub fn overlong(line_no: u64, byte_offset: u64, len: u64, head: Vec<u8>) -> Rejected {
-    Rejected {
-        line_no,
-        byte_offset,
-        reason: ParseError::TooLong(len as usize).to_string(),
-        raw: head,
-        raw_len: len,
-    }
+    let reason = ParseError::TooLong(len as usize).to_string();
+    Rejected::new(line_no, byte_offset, reason, &head, len)
 }
 
 fn split_chunks(data: &[u8], target: usize) -> Vec<(usize, usize)> {
@@ -312,13 +291,13 @@ impl<'a> ChunkDecoder<'a> {
                     Some(p) => self.days.append_at(&self.n, p),
                 }
             }
-            Err(e) => out.rejected.push(Rejected {
+            Err(e) => out.rejected.push(Rejected::new(
                 line_no,
-                byte_offset: self.start + pos as u64,
-                reason: e.to_string(),
-                raw: line[..line.len().min(RAW_KEEP)].to_vec(),
-                raw_len: line.len() as u64,
-            }),
+                self.start + pos as u64,
+                e.to_string(),
+                line,
+                line.len() as u64,
+            )),
         }
     }
 }
@@ -517,13 +496,7 @@ mod tests {
         got.extend(d);
         assert_eq!((got.lines, got.rows), (whole.lines, whole.rows));
         assert_eq!(got.lines, 60_000);
-        let key = |d: &Decoded| {
-            d.rejected
-                .iter()
-                .map(|r| (r.line_no, r.byte_offset, r.reason.clone(), r.raw.clone()))
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(key(&got), key(&whole));
+        assert_eq!(got.rejected, whole.rejected);
         assert_eq!(got.drift, whole.drift);
         let rows = |d: &Decoded| {
             let mut days: BTreeMap<i32, usize> = BTreeMap::new();
@@ -630,13 +603,7 @@ mod tests {
             at += line.len() as u64 + 1;
         }
         assert_eq!((got.lines, got.rows), (4000, want.rows));
-        let rejected = |d: &Decoded| -> Vec<_> {
-            d.rejected
-                .iter()
-                .map(|r| (r.line_no, r.byte_offset, r.raw.clone()))
-                .collect()
-        };
-        assert_eq!(rejected(&got), rejected(&want));
+        assert_eq!(got.rejected, want.rejected);
         assert_eq!(got.drift, want.drift);
         let per_day = |d: &Decoded| {
             let mut days: BTreeMap<i32, Vec<String>> = BTreeMap::new();
