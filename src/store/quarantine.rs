@@ -108,6 +108,11 @@ impl Rejected {
     }
 }
 
+/// The zstd level of quarantine files. Rejected lines are JSON much like the data's lines, which
+/// level 1 compresses as well as 3 does, nearly twice as fast (`zstd -b1 -e3` on a 151 MB
+/// quarantine of generated bad lines: 548 → 294 MB/s, x9.14 → x9.01).
+const ZSTD_LEVEL: i32 = 1;
+
 /// A quarantine file being written in staging.
 pub struct QuarantineWriter {
     stream: Stream,
@@ -141,7 +146,7 @@ impl QuarantineWriter {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         }
         let f = File::create(&local).map_err(|e| Error::io("create", &local, e))?;
-        let out = zstd::Encoder::new(BufWriter::with_capacity(256 << 10, f), 3)
+        let out = zstd::Encoder::new(BufWriter::with_capacity(256 << 10, f), ZSTD_LEVEL)
             .map_err(|e| Error::io("compress", &local, e))?;
         let out = BufWriter::with_capacity(128 << 10, out);
         Ok(QuarantineWriter {
