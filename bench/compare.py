@@ -14,7 +14,7 @@ bench/compare.sh). Every measurement is a fresh process, alternating A B A B; me
    files (bench/reports.py); then the same on a 90-day store, and a 24 h report on the 90-day
    store against a store of one day of the same density (partition pruning).
 4. growth: `obsq ingest` of 1M, 10M and 30M events (all four streams, one shape): time per
-   event against linear.
+   event against linear, each run started on a rested host (see `settle`).
 5. the cost of one `obsq record` process.
 6. cluster and s3 (bench/distributed.py): reports in-process vs on a loopback Ballista cluster,
    and ingest into a local root vs an S3 root on a loopback Garage server.
@@ -44,6 +44,29 @@ def timed(cmd):
         sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
     secs, kb, user, system = last.split()
     return float(secs), int(kb) / 1024, float(user) + float(system)
+
+
+def probe():
+    """Wall seconds of a fixed one-thread loop: how fast the host runs right now. On a shared
+    host the same loop took 0.70 s rested and 1.38 s right after a 19 s ingest of 30M events,
+    so a short run that follows a long one can be slow through no fault of its own."""
+    t = time.perf_counter()
+    x = 0
+    for i in range(1_000_000):
+        x += i * i % 7
+    return time.perf_counter() - t
+
+
+def settle(best, limit=45.0):
+    """Waits, probing every 2 s, until the host runs the probe within 10 % of `best` (the fastest
+    probe seen), at most `limit` seconds; returns (the last probe, seconds waited)."""
+    waited = 0.0
+    p = probe()
+    while p > 1.10 * best and waited < limit:
+        time.sleep(2)
+        waited += 2
+        p = probe()
+    return p, waited
 
 
 def du(path):
@@ -218,9 +241,17 @@ def growth(obsq, work, sizes, shape, runs):
         warm(src)
     root = os.path.join(work, "growth-root")
     times = {events: [] for events in sizes}
+    probes = {events: [] for events in sizes}
+    best, waited = min(probe() for _ in range(5)), 0.0
     for _ in range(runs):
         for events, src in zip(sizes, srcs):
             shutil.rmtree(root, ignore_errors=True)
+            # Each size starts on a rested host: in the rotation 1M follows 30M, and a host that
+            # slows after a long run measured 1M slow for that (the probe, before this wait:
+            # 1M 0.103 s, 10M 0.070, 30M 0.068).
+            p, w = settle(best)
+            best, waited = min(best, p), waited + w
+            probes[events].append(p)
             times[events].append(timed([obsq, "--root", root, "ingest", "--source", src]))
     base = None
     points = []
@@ -242,6 +273,11 @@ def growth(obsq, work, sizes, shape, runs):
                            for (t, _, _), (t1, _, _) in zip(times[events], times[sizes[0]]))
         print(f"  {events:>10,} events against {sizes[0]:,} in each rotation: {per_round[0]:+.1%} to"
               f" {per_round[-1]:+.1%} (median {statistics.median(per_round):+.1%})")
+    # The host's speed just before each size's runs: a size that always follows a long run
+    # (1M after 30M in the rotation) may be measured on a host slowed by that run.
+    print("  host probe just before the runs (a fixed one-thread loop, median; larger is slower): "
+          + ", ".join(f"{events / 1e6:g}M {statistics.median(probes[events]):.3f} s" for events in sizes)
+          + f"; fastest {best:.3f} s; {waited:.0f} s waited in all for the host to settle")
     # Where the curve bends: the time each step up in size adds per million events (its
     # marginal cost) and the fixed cost that leaves on the smaller size.
     for (n1, t1), (n2, t2) in zip(points, points[1:]):
