@@ -29,7 +29,8 @@ WITH damage AS (
   SELECT coalesce(sum(lag_bytes), 0) AS bytes, count(*) FILTER (WHERE lag_bytes > 0) AS sources
   FROM system.ingest_lag
 ), drift AS (
-  SELECT count(*) FILTER (WHERE kind = 'unknown_field') AS fields,
+  SELECT count(*) FILTER (WHERE kind = 'unknown_field' AND field <> '*') AS fields,
+    count(*) FILTER (WHERE kind = 'unknown_field' AND field = '*') AS more_fields,
     count(*) FILTER (WHERE kind = 'type_mismatch') AS mismatched,
     coalesce(sum(count) FILTER (WHERE kind = 'type_mismatch'), 0) AS mismatched_values
   FROM system.schema_drift
@@ -68,6 +69,7 @@ UNION ALL
 SELECT 4, 'schema drift',
   CASE WHEN drift.fields + drift.mismatched > 0 THEN 'warn' ELSE 'ok' END,
   CAST(drift.fields AS VARCHAR) || ' unknown fields seen' ||
+    CASE WHEN drift.more_fields > 0 THEN ' and more, counted under field ''*''' ELSE '' END ||
     CASE WHEN drift.mismatched > 0
       THEN ', ' || CAST(drift.mismatched AS VARCHAR) || ' fields with values of an unexpected type (' || CAST(drift.mismatched_values AS VARCHAR) || ' values)'
       ELSE '' END,

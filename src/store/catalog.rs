@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::Stream;
 use crate::model::timefmt::{iso_ms, now_ms, parse_day};
 
+use super::drift;
 use super::log::{
     AddedFile, Backfilled, Checkpoint, CheckpointFile, CommitSummary, Drift, LedgerChange,
     QuarantineSummary, Record,
@@ -743,7 +744,25 @@ fn insert_quarantine(
     Ok(())
 }
 
+/// Adds `d` to `schema_drift`: under its own key when the stream has that row or fewer than
+/// [`drift::MAX_KEYS`] named rows, else under [`drift::OTHER`]. Commits bring keys in the order
+/// first seen and the log replays them in order, so a rebuilt catalog names the same keys.
 fn add_drift(tx: &rusqlite::Transaction<'_>, d: &Drift, at: &str) -> rusqlite::Result<()> {
+    let has: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM schema_drift
+             WHERE stream = ?1 AND field = ?2 AND kind = ?3 AND seen_type = ?4)",
+        )?
+        .query_row(params![d.stream, d.field, d.kind, d.seen_type], |r| {
+            r.get(0)
+        })?;
+    let rows: i64 = tx
+        .prepare_cached("SELECT count(*) FROM schema_drift WHERE stream = ?1 AND field <> ?2")?
+        .query_row(params![d.stream, drift::OTHER], |r| r.get(0))?;
+    let (field, seen_type) = match has || (rows as usize) < drift::MAX_KEYS {
+        true => (d.field.as_str(), d.seen_type.as_str()),
+        false => (drift::OTHER, drift::OTHER),
+    };
     tx.prepare_cached(
         "INSERT INTO schema_drift(stream, field, kind, seen_type, source, line, count, first_seen)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -751,9 +770,9 @@ fn add_drift(tx: &rusqlite::Transaction<'_>, d: &Drift, at: &str) -> rusqlite::R
     )?
     .execute(params![
         d.stream,
-        d.field,
+        field,
         d.kind,
-        d.seen_type,
+        seen_type,
         d.source,
         d.line as i64,
         d.count as i64,

@@ -13,6 +13,7 @@ use crate::model::Stream;
 use crate::model::batch::DayBatches;
 use crate::model::parse::{Normalized, ParseError, parse_line, parse_str_into};
 
+use super::drift::{self, DriftKey, Tally};
 use super::quarantine::Rejected;
 
 /// Target size of one parallel decoding chunk.
@@ -33,9 +34,6 @@ fn chunk_target(data: &[u8]) -> usize {
     }
 }
 
-/// A schema-drift key: (field, `unknown_field` | `type_mismatch`, JSON type seen).
-pub type DriftKey = (String, &'static str, &'static str);
-
 /// The result of decoding some lines.
 #[derive(Default)]
 pub struct Decoded {
@@ -50,7 +48,7 @@ pub struct Decoded {
     /// Rows produced.
     pub rows: u64,
     /// Fields that did not fit: (name, `unknown_field` | `type_mismatch`, JSON type) → (first
-    /// line, occurrences).
+    /// line, occurrences); see [`drift`] for the limit on names.
     pub drift: BTreeMap<DriftKey, (u64, u64)>,
 }
 
@@ -62,12 +60,7 @@ impl Decoded {
         self.rejected.extend(other.rejected);
         self.lines += other.lines;
         self.rows += other.rows;
-        for (k, (line, n)) in other.drift {
-            self.drift
-                .entry(k)
-                .and_modify(|e| e.1 += n)
-                .or_insert((line, n));
-        }
+        drift::extend(&mut self.drift, other.drift);
     }
 }
 
@@ -189,6 +182,7 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
         // Event lines are ~150–400 bytes: enough room for most chunks without regrowing.
         days: DayBatches::with_capacity(stream, chunk.len() / 200 + 16),
         out: Decoded::default(),
+        drift: Tally::default(),
         n: Normalized::default(),
     };
     match day_groups(chunk) {
@@ -215,6 +209,7 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
         }
     }
     let mut out = d.out;
+    out.drift = d.drift.finish();
     out.rows = d.days.rows() as u64;
     (out.batches, out.memory) = d.days.finish();
     // Relative numbering: the caller adds the chunk's first line number minus one.
@@ -260,6 +255,8 @@ struct ChunkDecoder<'a> {
     start: u64,
     days: DayBatches,
     out: Decoded,
+    /// The schema drift of the chunk's lines.
+    drift: Tally,
     /// Reused from line to line (its buffers).
     n: Normalized<'a>,
 }
@@ -281,10 +278,10 @@ impl<'a> ChunkDecoder<'a> {
         match parsed {
             Ok(()) => {
                 for (k, t) in &self.n.unknown {
-                    note_drift(&mut out.drift, k, "unknown_field", t, line_no);
+                    self.drift.note(k, "unknown_field", t, line_no);
                 }
                 for (k, t) in &self.n.mismatched {
-                    note_drift(&mut out.drift, k, "type_mismatch", t, line_no);
+                    self.drift.note(k, "type_mismatch", t, line_no);
                 }
                 match position {
                     None => self.days.append(&self.n),
@@ -410,26 +407,6 @@ fn day_hint(line: &[u8]) -> Option<i32> {
             .fold(0i32, |n, &c| n * 10 + (c.wrapping_sub(b'0') as i32 & 0xf))
     };
     Some(digits(0..4) * 512 + digits(5..7) * 32 + digits(8..10))
-}
-
-fn note_drift(
-    drift: &mut BTreeMap<DriftKey, (u64, u64)>,
-    field: &str,
-    kind: &'static str,
-    ty: &'static str,
-    line_no: u64,
-) {
-    // Few distinct keys, many hits: look up by reference before allocating the key.
-    if let Some(e) = drift
-        .iter_mut()
-        .find(|((f, k, t), _)| f == field && *k == kind && *t == ty)
-    {
-        // Lines of a merged log are decoded grouped by day: the first line is the smallest.
-        e.1.0 = e.1.0.min(line_no);
-        e.1.1 += 1;
-    } else {
-        drift.insert((field.to_string(), kind, ty), (line_no, 1));
-    }
 }
 
 #[cfg(test)]

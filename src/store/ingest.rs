@@ -18,7 +18,8 @@ use crate::notice;
 
 use super::catalog::{Catalog, SourceState};
 use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_all_staged, publish_staged};
-use super::decode::{Decoded, DriftKey, InFlight, overlong, submit};
+use super::decode::{Decoded, InFlight, overlong, submit};
+use super::drift::{self, DriftKey};
 use super::fault;
 use super::heap;
 use super::layout::Layout;
@@ -293,7 +294,22 @@ struct Pending {
     mem: usize,
     ledger: BTreeMap<String, Consumed>,
     quarantine: Vec<StagedQuarantine>,
-    drift: BTreeMap<(Stream, DriftKey), (String, u64, u64)>,
+    /// Schema drift per stream.
+    drift: BTreeMap<Stream, BTreeMap<DriftKey, PendingDrift>>,
+    /// Drift keys added so far (their order).
+    drift_keys: u64,
+}
+
+/// A schema-drift key of a pending commit.
+struct PendingDrift {
+    /// How many keys were added before it: the commit record lists keys in this order.
+    order: u64,
+    /// The first source it was seen in.
+    source: String,
+    /// Its first line there.
+    line: u64,
+    /// Occurrences.
+    count: u64,
 }
 
 impl Pending {
@@ -595,11 +611,20 @@ impl Run<'_> {
         for (day, batch) in decoded.batches {
             p.parts.entry((src.stream, day)).or_default().push(batch);
         }
-        for (k, (line, n)) in decoded.drift {
-            p.drift
-                .entry((src.stream, k))
-                .and_modify(|e| e.2 += n)
-                .or_insert((key.to_string(), line, n));
+        // In the order first seen, so that the keys named are the first in file order.
+        let mut seen: Vec<_> = decoded.drift.into_iter().collect();
+        seen.sort_by_key(|(_, (line, _))| *line);
+        let stream_drift = p.drift.entry(src.stream).or_default();
+        for (k, (line, count)) in seen {
+            let order = p.drift_keys;
+            p.drift_keys += 1;
+            let v = PendingDrift {
+                order,
+                source: key.to_string(),
+                line,
+                count,
+            };
+            drift::add(stream_drift, k, v, |e, v| e.count += v.count);
         }
         let entry = p.ledger.entry(key.to_string()).or_insert(Consumed {
             file: src.path.clone(),
@@ -703,15 +728,21 @@ impl Flusher<'_> {
                 lines_to: c.state.lines,
             });
         }
-        for ((stream, (field, kind, ty)), (source, line, count)) in pending.drift {
+        // In the order first seen: the catalog names a stream's first keys (see `drift`).
+        let mut keys: Vec<_> = (pending.drift)
+            .into_iter()
+            .flat_map(|(stream, keys)| keys.into_iter().map(move |(key, v)| (stream, key, v)))
+            .collect();
+        keys.sort_by_key(|(_, _, v)| v.order);
+        for (stream, (field, kind, ty), v) in keys {
             rec.drift.push(Drift {
                 stream: stream.table().into(),
                 field,
                 kind: kind.into(),
                 seen_type: ty.into(),
-                source,
-                line,
-                count,
+                source: v.source,
+                line: v.line,
+                count: v.count,
             });
         }
         self.writer.commit_files(rec, Some(&mut guard))?;

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod commit;
 pub mod compact;
 pub mod decode;
+pub mod drift;
 pub mod fault;
 pub mod heap;
 pub mod index;

@@ -496,6 +496,76 @@ fn values_of_an_unexpected_type_keep_their_event() {
     );
 }
 
+/// Lines whose field names never repeat (a field per request) name the first 1,000 fields of a
+/// stream and count the rest under `*`, across ingests and after a rebuild from the log alone;
+/// every count is kept and every value stays in `extra`.
+#[test]
+fn fields_of_their_own_on_every_line_are_counted_not_each_named() {
+    let env = Env::new();
+    let dir = env.path("ctx/logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("skill-invocations-2026-11-28.jsonl");
+    let lines = |from: u32, to: u32, late: &str| -> String {
+        (from..to)
+            .map(|i| {
+                format!(
+                    "{{\"timestamp\":\"2026-11-28T01:00:00Z\",\"skill\":\"s\",\"odd\":1,\"f_{i}\":{i}{late}}}\n"
+                )
+            })
+            .collect()
+    };
+    std::fs::write(&file, lines(0, 1500, "")).unwrap();
+    env.run_ok(
+        &["ingest", "--source", env.path("ctx").to_str().unwrap()],
+        0,
+    );
+    let drift = |env: &Env| {
+        env.csv_rows(
+            "SELECT field = '*', count(*), sum(count), min(line), max(line) FROM system.schema_drift GROUP BY field = '*' ORDER BY 1",
+        )
+    };
+    // `odd` and f_0 ... f_998 named; f_999 ... f_1499 (from line 1000) counted under `*`.
+    assert_eq!(
+        drift(&env),
+        ["false,1000,2499,1,999", "true,1,501,1000,1000"]
+    );
+    assert_eq!(
+        env.csv_rows("SELECT count FROM system.schema_drift WHERE field = 'odd'"),
+        ["1500"]
+    );
+    // A later ingest: `odd` counts on, new fields (and the new `late`) go under `*`.
+    let mut more = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    std::io::Write::write_all(&mut more, lines(1500, 2200, ",\"late\":true").as_bytes()).unwrap();
+    env.run_ok(&["ingest"], 0);
+    let after = drift(&env);
+    assert_eq!(after, ["false,1000,3199,1,999", "true,1,1901,1000,1000"]);
+    assert_eq!(
+        env.csv_rows("SELECT count FROM system.schema_drift WHERE field = 'odd'"),
+        ["2200"]
+    );
+    let doctor = env.run_ok(&["doctor", "--format", "csv"], 0);
+    assert!(
+        String::from_utf8_lossy(&doctor.stdout)
+            .contains("1000 unknown fields seen and more, counted under field '*'"),
+        "{}",
+        String::from_utf8_lossy(&doctor.stdout)
+    );
+    assert_eq!(
+        env.csv_rows(
+            "SELECT count(*) FROM skill_invocations WHERE extra LIKE '%\"f_2199\":2199,\"late\":true}'"
+        ),
+        ["1"]
+    );
+    // The index follows the log: rebuilt, it names the same fields with the same counts.
+    let rows = "SELECT stream, field, kind, seen_type, source, line, count FROM system.schema_drift ORDER BY stream, field, kind, seen_type";
+    let before = env.csv_rows(rows);
+    std::fs::remove_file(env.root().join("catalog.sqlite")).unwrap();
+    assert_eq!(env.csv_rows(rows), before);
+}
+
 /// The root in `tests/fixtures/legacy-root` was written by obsq before the commit log existed
 /// (commit 4d85784; see `tests/fixtures/legacy-root.md`): the fixture files backfilled, five CUJ
 /// runs recorded and ingested in two rounds, one stream compacted, one more run recorded but not
