@@ -579,7 +579,8 @@ fn extra_object(fields: &[(Cow<'_, str>, &str)]) -> String {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::Value::String(k.to_string()).to_string());
+        // A `&str` serializes as a JSON string and cannot fail to.
+        out.push_str(&serde_json::to_string(&**k).unwrap_or_default());
         out.push(':');
         if is_secret_key(k) && !matches!(*v, "null" | "\"\"") {
             out.push('"');
