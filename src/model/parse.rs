@@ -143,6 +143,9 @@ pub fn parse_str_into<'a>(
         return Err(ParseError::TooLong(line.len()));
     }
     let line = line.strip_suffix('\r').unwrap_or(line);
+    // A byte-order mark (Windows tools write one at the start of a file; `cat` of such files
+    // puts one at a line's start) is no part of the event.
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     let mut fields = Fields::new();
     parse_object(line, &mut fields).map_err(|e| match e {
         NotObject::Syntax(m) => ParseError::NotJson(m),
@@ -600,6 +603,18 @@ mod tests {
 
     fn ok(stream: Stream, line: &str) -> Normalized<'_> {
         parse_line(stream, line.as_bytes()).expect("valid line")
+    }
+
+    /// A byte-order mark before a line's object, and a Windows line end, leave the event as it is.
+    #[test]
+    fn a_byte_order_mark_and_a_carriage_return_are_no_part_of_the_event() {
+        let line = r#"{"timestamp":"2026-11-28T01:00:00Z","skill":"s","params":{"a":1}}"#;
+        let want = ok(Stream::Skill, line);
+        for framed in [format!("\u{feff}{line}"), format!("\u{feff}{line}\r")] {
+            assert_eq!(ok(Stream::Skill, &framed), want, "{framed:?}");
+        }
+        // Anywhere else it is a character like any other: not JSON before the object.
+        assert!(parse_line(Stream::Skill, format!(" \u{feff}{line}").as_bytes()).is_err());
     }
 
     #[test]

@@ -15,7 +15,9 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
             .ok()
             .map(|d| d.timestamp_millis())
             .or_else(|| {
+                // No offset: UTC. With a space for `T` as Python's `str(datetime)` writes it.
                 chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
                     .ok()
                     .map(|d| d.and_utc().timestamp_millis())
             })
@@ -163,6 +165,18 @@ mod tests {
             parse_iso_ms("2026-11-28T09:51:50.500Z")
         );
         assert_eq!(parse_iso_ms("yesterday"), None);
+        // A space for `T`, with or without an offset (none is UTC): Python's `str(datetime)`.
+        let want = parse_iso_ms("2026-11-28T09:51:50.123Z");
+        for s in [
+            "2026-11-28 09:51:50.123000",
+            "2026-11-28 09:51:50.123Z",
+            "2026-11-28 09:51:50.123000+00:00",
+            "2026-11-28 10:51:50.123+01:00",
+            "2026-11-28T09:51:50.123",
+        ] {
+            assert_eq!(parse_iso_ms(s), want, "{s}");
+        }
+        assert_eq!(parse_iso_ms("2026-11-28 09:51"), None);
     }
 
     #[test]

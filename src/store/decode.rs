@@ -267,7 +267,9 @@ impl<'a> ChunkDecoder<'a> {
     #[inline(always)]
     fn line(&mut self, pos: usize, end: usize, line_no: u64, position: Option<u32>) {
         let line = &self.chunk[pos..end];
-        if line.iter().all(u8::is_ascii_whitespace) {
+        // A line of only a byte-order mark (an empty file a Windows tool saved) is blank too.
+        let body = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
+        if body.iter().all(u8::is_ascii_whitespace) {
             return;
         }
         let parsed = match self.text {

@@ -143,3 +143,39 @@ fn bad_lines_are_quarantined_with_reasons_and_good_lines_kept() {
         qfiles.len()
     );
 }
+
+/// Files other tools wrote: a byte-order mark at the start of a file (and of a line, where files
+/// were joined with `cat`), a file of only a byte-order mark, Windows line ends, and Python's
+/// `str(datetime)` timestamps (a space for `T`, no offset: UTC). Every event is kept.
+#[test]
+fn byte_order_marks_windows_line_ends_and_python_timestamps_lose_no_event() {
+    let env = Env::new();
+    let dir = env.path("ctx/logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = |hour: u32, skill: &str| {
+        format!(
+            r#"{{"timestamp":"2026-11-28 {hour:02}:00:00.250000","skill":"{skill}","result":"success","duration_ms":5}}"#
+        )
+    };
+    let text = format!(
+        "\u{feff}{}\r\n{}\r\n\u{feff}{}\r\n",
+        line(1, "first"),
+        line(2, "second"),
+        line(3, "joined")
+    );
+    std::fs::write(dir.join("skill-invocations-2026-11-28.jsonl"), text).unwrap();
+    std::fs::write(dir.join("skill-invocations-2026-11-29.jsonl"), "\u{feff}").unwrap();
+    env.run_ok(
+        &["ingest", "--source", env.path("ctx").to_str().unwrap()],
+        0,
+    );
+    assert_eq!(
+        env.csv_rows("SELECT ts, skill FROM skill_invocations ORDER BY ts"),
+        [
+            "2026-11-28T01:00:00.250Z,first",
+            "2026-11-28T02:00:00.250Z,second",
+            "2026-11-28T03:00:00.250Z,joined",
+        ]
+    );
+    assert_eq!(env.count("system.quarantine", false), 0);
+}
