@@ -181,10 +181,11 @@ impl<'a> Flex<'a> {
                 if super::scan::backslash(inner.as_bytes()).is_none() {
                     Flex::Str(Cow::Borrowed(inner))
                 } else {
-                    // The text was validated already, so serde_json cannot fail here.
-                    Flex::Str(Cow::Owned(unescape(inner).unwrap_or_else(|| {
-                        serde_json::from_str::<String>(text).unwrap_or_default()
-                    })))
+                    // Validated text has only valid escapes; were one not, the value is kept
+                    // as written rather than lost.
+                    Flex::Str(Cow::Owned(
+                        unescape(inner).unwrap_or_else(|| inner.to_string()),
+                    ))
                 }
             }
             Some(b'n') => Flex::Null,
@@ -218,13 +219,17 @@ impl<'a> Flex<'a> {
     }
 }
 
-/// Unescapes a string body with only the single-character escapes; `None` when it has `\\u`.
+/// Unescapes a string body; `None` at an escape JSON does not have.
+///
+/// A `\u` escape of a surrogate that is not half of a pair (JSON allows it, UTF-8 cannot hold
+/// it) becomes U+FFFD, as JavaScript writes such a string to UTF-8: serde_json refuses the whole
+/// string, which left the field empty (`"error":"bad \ud83d here"` was stored as null).
 fn unescape(inner: &str) -> Option<String> {
     let mut out = String::with_capacity(inner.len());
     let mut rest = inner;
     while let Some(k) = super::scan::backslash(rest.as_bytes()) {
         out.push_str(&rest[..k]);
-        out.push(match rest.as_bytes().get(k + 1)? {
+        let simple = match rest.as_bytes().get(k + 1)? {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -233,12 +238,40 @@ fn unescape(inner: &str) -> Option<String> {
             b'n' => '\n',
             b'r' => '\r',
             b't' => '\t',
+            b'u' => {
+                let (c, used) = unicode_escape(&rest[k..])?;
+                out.push(c);
+                rest = &rest[k + used..];
+                continue;
+            }
             _ => return None,
-        });
+        };
+        out.push(simple);
         rest = &rest[k + 2..];
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// The character of the `\uXXXX` escape (with its low half when it starts a surrogate pair)
+/// at the start of `s`, and the bytes it took.
+fn unicode_escape(s: &str) -> Option<(char, usize)> {
+    let hex = |at: usize| -> Option<u32> {
+        let digits = s.get(at..at + 4)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let hi = hex(2)?;
+    if (0xD800..0xDC00).contains(&hi)
+        && s.get(6..8) == Some("\\u")
+        && let Some(lo) = hex(8).filter(|lo| (0xDC00..0xE000).contains(lo))
+    {
+        let c = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?;
+        return Some((c, 12));
+    }
+    Some((char::from_u32(hi).unwrap_or('\u{fffd}'), 6))
 }
 
 /// The JSON type of a raw value's text.
@@ -329,6 +362,38 @@ mod tests {
         );
         assert_eq!(Flex::from_raw(rec.fields[3].1), Flex::Null);
         assert_eq!(Flex::from_raw(rec.fields[4].1), Flex::Bool(true));
+    }
+
+    /// `\u` escapes decode as serde_json decodes them; a surrogate that is not half of a pair,
+    /// which serde_json refuses, is U+FFFD and the rest of the string is kept.
+    #[test]
+    fn unicode_escapes_and_lone_surrogates() {
+        let s = |raw: &str| match Flex::from_raw(raw) {
+            Flex::Str(s) => s.into_owned(),
+            other => panic!("{raw}: {other:?}"),
+        };
+        for raw in [
+            r#""\u0041\u00e9\u20AC""#,
+            r#""smile \ud83d\ude00 ok""#,
+            r#""\uD83D\uDE00\uD83D\uDE00""#,
+            r#""\u0000\u001f\u007f""#,
+            r#""a\"\u005c\\""#,
+            r#""\uffff\ue000""#,
+        ] {
+            let want: String = serde_json::from_str(raw).expect("valid JSON");
+            assert_eq!(s(raw), want, "{raw}");
+        }
+        for (raw, want) in [
+            (r#""bad \ud83d here""#, "bad \u{fffd} here"),
+            (r#""\udc00x""#, "\u{fffd}x"),
+            (r#""\ud83d\ud83d\ude00""#, "\u{fffd}\u{1f600}"),
+            (r#""\ud83d\u0041""#, "\u{fffd}A"),
+            (r#""end \ud83d""#, "end \u{fffd}"),
+            (r#""\ud83d\n""#, "\u{fffd}\n"),
+        ] {
+            assert!(serde_json::from_str::<String>(raw).is_err(), "{raw}");
+            assert_eq!(s(raw), want, "{raw}");
+        }
     }
 
     #[test]

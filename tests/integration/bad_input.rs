@@ -179,3 +179,25 @@ fn byte_order_marks_windows_line_ends_and_python_timestamps_lose_no_event() {
     );
     assert_eq!(env.count("system.quarantine", false), 0);
 }
+
+/// A `\u` escape of half a surrogate pair (JavaScript strings may hold one; JSON allows it) is
+/// U+FFFD in the stored text, and the rest of the value is kept: it was stored as null.
+#[test]
+fn a_lone_surrogate_escape_keeps_its_value() {
+    let env = Env::new();
+    let dir = env.path("ctx/logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = concat!(
+        r#"{"timestamp":"2026-11-28T01:00:00Z","skill":"s\ud83d","result":"failure","duration_ms":5,"error":"bad \ud83d here \ud83d\ude00"}"#,
+        "\n"
+    );
+    std::fs::write(dir.join("skill-invocations-2026-11-28.jsonl"), text).unwrap();
+    env.run_ok(
+        &["ingest", "--source", env.path("ctx").to_str().unwrap()],
+        0,
+    );
+    assert_eq!(
+        env.csv_rows("SELECT skill, error FROM skill_invocations"),
+        ["s\u{fffd},bad \u{fffd} here \u{1f600}"]
+    );
+}
