@@ -65,7 +65,7 @@ pub struct Normalized<'a> {
     /// Unknown top-level fields as a JSON object text, sanitized.
     pub extra: Option<String>,
     /// Names and JSON types of the unknown fields (for schema-drift tracking).
-    pub unknown: Vec<(String, &'static str)>,
+    pub unknown: Vec<(Cow<'a, str>, &'static str)>,
     /// Optional fields whose value had a type the column cannot hold: (field, JSON type). The
     /// column is null (or its default) and the value is kept in `extra`.
     pub mismatched: Vec<(&'static str, &'static str)>,
@@ -324,7 +324,7 @@ fn normalize<'a>(
         n.unknown = extra
             .iter()
             .filter(|(k, _)| !n.mismatched.iter().any(|(m, _)| m == k))
-            .map(|(k, v)| (k.to_string(), super::flex::json_kind(v)))
+            .map(|(k, v)| (k.clone(), super::flex::json_kind(v)))
             .collect();
         n.extra = Some(extra_object(&extra));
     }
@@ -734,7 +734,7 @@ mod tests {
         );
         assert_eq!(n.duration_ms, None);
         assert_eq!(n.mismatched, vec![("duration_ms", "string")]);
-        assert_eq!(n.unknown, vec![("zone".to_string(), "string")]);
+        assert_eq!(n.unknown, vec![(Cow::Borrowed("zone"), "string")]);
         assert_eq!(
             n.extra.as_deref(),
             Some(r#"{"duration_ms":"abc","zone":"eu"}"#)

@@ -60,41 +60,49 @@ pub fn extend(map: &mut BTreeMap<DriftKey, (u64, u64)>, from: BTreeMap<DriftKey,
     }
 }
 
-/// The drift of one chunk's lines, looked up by field name without allocating a key: a few
-/// fields on many lines, or a field per line (bounded by the chunk's lines).
+/// The drift of one chunk's lines (bounded by them), looked up without allocating a key.
+///
+/// Lines of a log mostly repeat one another's odd fields in the same order, so the key after
+/// the one last counted is tried first: one compare where a search of the fields took several
+/// (lines with 60 unknown fields each: `note` and its compares were 12 % of ingest).
 #[derive(Default)]
 pub struct Tally {
-    by_field: BTreeMap<String, Vec<(&'static str, &'static str, u64, u64)>>,
+    /// (field, kind, JSON type, first line, occurrences), in the order first counted.
+    entries: Vec<(String, &'static str, &'static str, u64, u64)>,
+    /// The entries of each field.
+    by_field: BTreeMap<String, Vec<usize>>,
+    /// The entry after the one last counted.
+    next: usize,
 }
 
 impl Tally {
     /// Counts `field` (of `kind`, JSON type `ty`) on line `line_no`.
     pub fn note(&mut self, field: &str, kind: &'static str, ty: &'static str, line_no: u64) {
-        let Some(seen) = self.by_field.get_mut(field) else {
-            self.by_field
-                .insert(field.to_string(), vec![(kind, ty, line_no, 1)]);
-            return;
+        let same = |e: &(String, &str, &str, u64, u64)| e.0 == field && e.1 == kind && e.2 == ty;
+        let at = match self.entries.get(self.next) {
+            Some(e) if same(e) => Some(self.next),
+            _ => (self.by_field.get(field))
+                .and_then(|ids| ids.iter().copied().find(|&i| same(&self.entries[i]))),
         };
-        match seen.iter_mut().find(|e| e.0 == kind && e.1 == ty) {
-            // Lines of a merged log are decoded grouped by day: the first line is the smallest.
-            Some(e) => {
-                e.2 = e.2.min(line_no);
-                e.3 += 1;
-            }
-            None => seen.push((kind, ty, line_no, 1)),
-        }
+        let at = at.unwrap_or_else(|| {
+            let i = self.entries.len();
+            self.entries.push((field.to_string(), kind, ty, line_no, 0));
+            self.by_field.entry(field.to_string()).or_default().push(i);
+            i
+        });
+        let e = &mut self.entries[at];
+        // Lines of a merged log are decoded grouped by day: the first line is the smallest.
+        e.3 = e.3.min(line_no);
+        e.4 += 1;
+        self.next = at + 1;
     }
 
     /// The tally as (first line, occurrences) per key, every key named: the chunk's lines bound
     /// them, and [`extend`], which joins chunks, keeps a named key counting past the limit only
     /// when no chunk has dropped its name.
     pub fn finish(self) -> BTreeMap<DriftKey, (u64, u64)> {
-        self.by_field
-            .into_iter()
-            .flat_map(|(field, seen)| {
-                seen.into_iter()
-                    .map(move |(kind, ty, line, n)| ((field.clone(), kind, ty), (line, n)))
-            })
+        (self.entries.into_iter())
+            .map(|(field, kind, ty, line, n)| ((field, kind, ty), (line, n)))
             .collect()
     }
 }
