@@ -224,7 +224,7 @@ impl<'a> Flex<'a> {
 /// A `\u` escape of a surrogate that is not half of a pair (JSON allows it, UTF-8 cannot hold
 /// it) becomes U+FFFD, as JavaScript writes such a string to UTF-8: serde_json refuses the whole
 /// string, which left the field empty (`"error":"bad \ud83d here"` was stored as null).
-fn unescape(inner: &str) -> Option<String> {
+pub(crate) fn unescape(inner: &str) -> Option<String> {
     let mut out = String::with_capacity(inner.len());
     let mut rest = inner;
     while let Some(k) = super::scan::backslash(rest.as_bytes()) {

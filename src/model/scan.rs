@@ -1,8 +1,9 @@
 //! A strict, allocation-free scanner for the common shape of an event line: one JSON object whose
 //! top-level keys have no escapes. It returns the (key, raw value text) pairs, or `None` whenever
-//! it is not sure — any deviation from the JSON grammar, `\u` escapes, keys with escapes, nesting
-//! deeper than [`MAX_DEPTH`] — and then serde_json parses the line and decides (and words the
-//! error). So a line this scanner accepts is exactly a line serde_json accepts, read the same way.
+//! it is not sure — any deviation from the JSON grammar, a `\u` escape of half a surrogate pair,
+//! top-level keys with escapes, nesting deeper than [`MAX_DEPTH`] — and then serde_json parses
+//! the line and decides (and words the error). So a line this scanner accepts is exactly a line
+//! serde_json accepts, read the same way.
 //!
 //! Why not serde_json alone: deserializing into borrowed raw values walks every byte through a
 //! generic visitor; this scanner jumps between quotes with `memchr` and was the difference
@@ -91,7 +92,7 @@ pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// `b[i]` is an opening quote: the index after the closing one (`None` when not sure: a control
-/// character, or an escape when `escapes` is false or other than a one-character escape).
+/// character, an escape when `escapes` is false, or an escape [`escape_end`] leaves to serde).
 #[inline(always)]
 pub(crate) fn string(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
     string_scan(b, i, escapes).map(|(end, _)| end)
@@ -106,16 +107,41 @@ fn string_scan(b: &[u8], i: usize, escapes: bool) -> Option<(usize, bool)> {
         let k = special(b, j)?;
         match b[k] {
             b'"' => return Some((k + 1, escaped)),
-            b'\\' if escapes => match b.get(k + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                    escaped = true;
-                    j = k + 2
-                }
-                _ => return None,
-            },
+            b'\\' if escapes => {
+                escaped = true;
+                j = escape_end(b, k)?;
+            }
             // A control character (not allowed raw in a JSON string), or an escaped key.
             _ => return None,
         }
+    }
+}
+
+/// `b[k]` is a backslash in a string: the index after its escape. `None` for an escape JSON
+/// does not have, and for a `\u` escape of half a surrogate pair without its other half, which
+/// serde_json refuses in a string it decodes (obsq reads it as U+FFFD; see `Flex`).
+///
+/// `\u` escapes are read here, not left to serde_json: Python's `json.dumps` writes every
+/// character outside ASCII as one, and such lines, read by serde_json, took twice the CPU.
+#[inline]
+fn escape_end(b: &[u8], k: usize) -> Option<usize> {
+    match *b.get(k + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(k + 2),
+        b'u' => {
+            let hex = |at: usize| {
+                (b.get(at..at + 4)?.iter())
+                    .try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
+            };
+            match hex(k + 2)? {
+                0xD800..=0xDBFF => {
+                    let low = (b.get(k + 6..k + 8) == Some(b"\\u")).then(|| hex(k + 8))??;
+                    (0xDC00..=0xDFFF).contains(&low).then_some(k + 12)
+                }
+                0xDC00..=0xDFFF => None,
+                _ => Some(k + 6),
+            }
+        }
+        _ => None,
     }
 }
 
@@ -416,7 +442,12 @@ mod tests {
             r#"{"a":tru}"#,
             r#"{"a":truex}"#,
             r#"{"a":"\x"}"#,
-            r#"{"a":"\u0041"}"#,
+            r#"{"a":"\u004"}"#,
+            r#"{"a":"\u00g1"}"#,
+            r#"{"a":"\ud83d"}"#,
+            r#"{"a":"\ud83d\u0041"}"#,
+            r#"{"a":"\ude00"}"#,
+            r#"{"a\u0041":1}"#,
             r#"{"a\"b":1}"#,
             "{\"a\":\"tab\there\"}",
             r#"{"a":[1,]}"#,
@@ -438,6 +469,28 @@ mod tests {
         assert!(!is_plain_json("not json"));
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(70), "]".repeat(70));
         assert!(object(&deep).is_none());
+    }
+
+    /// Python's `json.dumps` escapes every character outside ASCII (emoji as surrogate pairs):
+    /// the scanner reads such lines as serde_json does; a surrogate alone is left to serde_json.
+    #[test]
+    fn reads_unicode_escapes_as_serde_does() {
+        let line = r#"{"a":"caf\u00e9 \u65e0\u6cd5 \ud83d\ude00","b":{"k\u00e9":["\u0000\u001F\uFFFF"]},"c":"\uD83D\uDE00\\u"}"#;
+        let f = object(line).expect("escapes of whole characters");
+        assert_eq!(f[0].1, r#""caf\u00e9 \u65e0\u6cd5 \ud83d\ude00""#);
+        agrees(line);
+        for n in 0..=line.len() {
+            agrees(&line[..n]);
+        }
+        for i in 0..line.len() {
+            for c in [b'"', b'\\', b'u', b'd', b'8', b'0', b'F', b'g', b' '] {
+                let mut v = line.as_bytes().to_vec();
+                v[i] = c;
+                if let Ok(s) = std::str::from_utf8(&v) {
+                    agrees(s);
+                }
+            }
+        }
     }
 
     #[test]
