@@ -295,24 +295,35 @@ pub fn minify_json(text: &str) -> Cow<'_, str> {
     {
         return Cow::Borrowed(text);
     }
+    // Strings are copied whole, found by their quotes and escapes; the byte loop this replaced
+    // (a state per byte) was 6 % of ingesting objects as Python's `json.dumps` writes them.
     let mut out = Vec::with_capacity(bytes.len());
-    let mut in_str = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_str {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_str = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' | b'\n' | b'\t' | b'\r' => i += 1,
+            b'"' => {
+                let mut end = i + 1;
+                let end = loop {
+                    let rest = &bytes[end.min(bytes.len())..];
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        // Unterminated (not JSON): the rest is the string's.
+                        None => break bytes.len(),
+                        Some(k) if rest[k] == b'"' => break end + k + 1,
+                        Some(k) => end += k + 2, // a backslash and the byte it escapes
+                    }
+                };
+                out.extend_from_slice(&bytes[i..end]);
+                i = end;
             }
-        } else if !matches!(b, b' ' | b'\n' | b'\t' | b'\r') {
-            if b == b'"' {
-                in_str = true;
+            _ => {
+                let run = bytes[i..]
+                    .iter()
+                    .position(|&b| matches!(b, b' ' | b'\n' | b'\t' | b'\r' | b'"'))
+                    .map_or(bytes.len(), |k| i + k);
+                out.extend_from_slice(&bytes[i..run]);
+                i = run;
             }
-            out.push(b);
         }
     }
     // Only ASCII white space outside strings was removed, so the bytes stay valid UTF-8.
@@ -429,6 +440,42 @@ mod tests {
             RawRecord::parse("{} x"),
             Err(NotObject::Syntax(_))
         ));
+    }
+
+    /// The byte-at-a-time minifier `minify_json` replaced, as the reference.
+    fn minify_reference(text: &str) -> String {
+        let (mut out, mut in_str, mut escaped) = (String::new(), false, false);
+        for c in text.chars() {
+            if in_str {
+                out.push(c);
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    in_str = false;
+                }
+            } else if !matches!(c, ' ' | '\n' | '\t' | '\r') {
+                in_str = c == '"';
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn minify_agrees_with_the_byte_loop() {
+        use rand::{Rng, SeedableRng};
+        let parts = [
+            "{", "}", "[", "]", ",", ":", " ", "\n", "\t", "\"", "\\", "\\\"", "a b", "é", "1", "\\u00e9",
+        ];
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
+        for _ in 0..20_000 {
+            let text: String = (0..rng.random_range(0..24))
+                .map(|_| parts[rng.random_range(0..parts.len())])
+                .collect();
+            assert_eq!(minify_json(&text), minify_reference(&text), "{text:?}");
+        }
     }
 
     #[test]

@@ -678,7 +678,12 @@ fn value_may_change(inner: &str) -> bool {
     if inner.contains('\\') {
         // What the text reads decides: its escapes may hide a trigger (`\u0073k-`) or be one
         // (`\u`, which Python's `json.dumps` writes for every character outside ASCII: such
-        // objects all took the slow path, ~10 % of ingesting them).
+        // objects all took the slow path, ~10 % of ingesting them). Triggers are ASCII, so
+        // escapes of characters outside it can neither be nor make one: when those are all the
+        // escapes and `\u` all the triggers, the text reads plain without being decoded.
+        if trigger_mask(inner) == 1 << U_ESCAPE && escapes_outside_ascii(inner) {
+            return false;
+        }
         return match super::flex::unescape(inner) {
             Some(text) if !text.contains('\\') => value_may_change(&text),
             _ => true,
@@ -686,6 +691,33 @@ fn value_may_change(inner: &str) -> bool {
     }
     let mask = trigger_mask(inner);
     rules().iter().any(|r| r.needs & mask != 0)
+}
+
+/// The index of the trigger `\u` in [`TRIGGERS`].
+const U_ESCAPE: usize = {
+    let mut i = 0;
+    while !matches!(TRIGGERS[i].as_bytes(), [b'\\', b'u']) {
+        i += 1;
+    }
+    i
+};
+
+/// Whether every escape in a JSON string body is a `\u` escape of a character outside ASCII.
+fn escapes_outside_ascii(inner: &str) -> bool {
+    let b = inner.as_bytes();
+    let mut at = 0;
+    while let Some(k) = memchr::memchr(b'\\', &b[at..]) {
+        let k = at + k;
+        let hex = b.get(k + 2..k + 6).and_then(|h| {
+            h.iter()
+                .try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
+        });
+        if b.get(k + 1) != Some(&b'u') || hex.is_none_or(|c| c < 0x80) {
+            return false;
+        }
+        at = k + 6;
+    }
+    true
 }
 
 /// [`may_hold_secret`] for an object key, through a per-thread direct-mapped cache of short
@@ -1121,6 +1153,15 @@ mod tests {
     fn escapes_neither_hide_a_secret_nor_slow_plain_text() {
         let hidden = r#"{"q":"\u0073k-abcdefghijklmnopqrstuvwxyz123456"}"#;
         assert_eq!(sanitize_json(hidden), r#"{"q":"[REDACTED]"}"#);
+        // A trigger made of escapes of ASCII characters, or next to escapes outside it.
+        let made = r#"{"u":"see http:\/\/u:p4ss@host\u00e9"}"#;
+        assert_eq!(json_outline(made).map(|o| o.trigger), Some(true));
+        let beside = r#"{"q":"\u00e9 sk-abcdefghijklmnopqrstuvwxyz123456"}"#;
+        assert_eq!(sanitize_json(beside), r#"{"q":"é [REDACTED]"}"#);
+        assert!(escapes_outside_ascii(r"caf\u00e9\ud83d\ude00"));
+        assert!(!escapes_outside_ascii(r"\u0041"));
+        assert!(!escapes_outside_ascii(r"a\nb\u00e9"));
+        assert!(!escapes_outside_ascii(r"\u00"));
         let plain = r#"{"query": "caf\u00e9 \u65e0\u6cd5", "limit": 5}"#;
         assert_eq!(
             json_outline(plain).map(|o| o.trigger),
