@@ -78,7 +78,7 @@ def du(path):
 
 
 # The shapes of `obsq generate --shape` (src/generate.rs, SHAPES).
-SHAPES = ["tools", "objects", "unique", "long-text", "sparse", "named-steps", "foreign", "merged"]
+SHAPES = ["tools", "objects", "unique", "long-text", "sparse", "named-steps", "foreign", "merged", "python"]
 
 
 def warm(path):

@@ -539,7 +539,7 @@ pub struct GenerateArgs {
     #[arg(long, value_delimiter = ',', value_name = "STREAM,…")]
     pub streams: Vec<String>,
     /// The lines' shape: tools (the original tools'), objects, unique, long-text, sparse,
-    /// named-steps, foreign, merged (see the README); the flags below adjust it.
+    /// named-steps, foreign, merged, python (see the README); the flags below adjust it.
     #[arg(long, default_value = "tools", value_name = "NAME")]
     pub shape: String,
     /// params and metadata: tools (params text, metadata an object), text, object.
@@ -563,6 +563,9 @@ pub struct GenerateArgs {
     /// Each stream in one file, the days interleaved line by line.
     #[arg(long)]
     pub merged: bool,
+    /// Lines as Python's json.dumps writes them: `, ` and `: ` separators, non-ASCII as \u escapes.
+    #[arg(long)]
+    pub python: bool,
 }
 
 /// `obsq sql`.

@@ -81,6 +81,10 @@ pub struct Shape {
     /// Each stream's lines in one file with the days interleaved line by line (an export
     /// sorted by another key, or many hosts' logs put together); skills in the first day's file.
     pub merged: bool,
+    /// Lines as Python's `json.dumps` writes them by default (`, ` and `: ` between items, every
+    /// character outside ASCII a `\u` escape), with words of other scripts in paths, queries
+    /// and tags.
+    pub python: bool,
 }
 
 impl Default for Shape {
@@ -94,12 +98,13 @@ impl Default for Shape {
             named_steps: false,
             bare: false,
             merged: false,
+            python: false,
         }
     }
 }
 
 /// The named shapes of `--shape`, in `bench/compare.sh` order.
-pub const SHAPES: [&str; 8] = [
+pub const SHAPES: [&str; 9] = [
     "tools",
     "objects",
     "unique",
@@ -108,6 +113,7 @@ pub const SHAPES: [&str; 8] = [
     "named-steps",
     "foreign",
     "merged",
+    "python",
 ];
 
 impl Shape {
@@ -116,8 +122,9 @@ impl Shape {
     /// with long or non-ASCII texts), `sparse` (optional fields absent in 30 % of lines),
     /// `named-steps`, and `foreign` (another generator's store: objects of high cardinality, no
     /// `type` or `metadata` on skill lines, three-decimal durations, named steps, 10 % absent
-    /// fields, 5 % long texts), and `merged` (the tools' lines, every day's in one file, the
-    /// days interleaved line by line).
+    /// fields, 5 % long texts), `merged` (the tools' lines, every day's in one file, the days
+    /// interleaved line by line), and `python` (objects of high cardinality with words of other
+    /// scripts, 20 % long texts, as Python's `json.dumps` writes them).
     pub fn named(name: &str) -> Option<Shape> {
         let d = Shape::default();
         Some(match name {
@@ -149,8 +156,16 @@ impl Shape {
                 named_steps: true,
                 bare: true,
                 merged: false,
+                python: false,
             },
             "merged" => Shape { merged: true, ..d },
+            "python" => Shape {
+                json: JsonForm::Object,
+                cardinality: Cardinality::High,
+                long_text: 0.2,
+                python: true,
+                ..d
+            },
             _ => return None,
         })
     }
@@ -411,6 +426,9 @@ impl Chunk {
                 Stream::Cuj => self.cuj(ts, &mut line),
                 Stream::Progress => self.progress(ts, &mut line),
                 Stream::Provider => self.provider(ts, &mut line),
+            }
+            if self.shape.python {
+                line = python_dumps(&line);
             }
             let mut bytes = line.as_bytes().to_vec();
             if self.dirty > 0.0 && self.rng.random_bool(self.dirty.min(1.0)) {
@@ -692,7 +710,12 @@ impl Chunk {
         if card == Cardinality::High && r.random_bool(0.4) {
             return Value::Object(m);
         }
-        let word = |r: &mut Xoshiro256PlusPlus| WORDS[r.random_range(0..WORDS.len())];
+        let words: &[&str] = if self.shape.python {
+            &WORDS_INTL
+        } else {
+            &WORDS
+        };
+        let word = |r: &mut Xoshiro256PlusPlus| words[r.random_range(0..words.len())];
         let path = |r: &mut Xoshiro256PlusPlus| {
             format!(
                 "/home/dev/project/{}/{}/{}{}.{}",
@@ -761,9 +784,14 @@ impl Chunk {
             "trace_id".into(),
             format!("{:032x}", r.random::<u128>()).into(),
         );
+        let words: &[&str] = if self.shape.python {
+            &WORDS_INTL
+        } else {
+            &WORDS
+        };
         let n = r.random_range(0..4);
         let tags: Vec<serde_json::Value> = (0..n)
-            .map(|_| WORDS[r.random_range(0..WORDS.len())].into())
+            .map(|_| words[r.random_range(0..words.len())].into())
             .collect();
         m.insert("tags".into(), tags.into());
     }
@@ -982,6 +1010,69 @@ const WORDS: [&str; 24] = [
     "report", "upload", "profile", "invoice", "graph", "token",
 ];
 
+/// [`WORDS`] with about half in other scripts (`Shape::python`).
+const WORDS_INTL: [&str; 24] = [
+    "parser",
+    "キャッシュ",
+    "sesión",
+    "billing",
+    "搜索",
+    "índice",
+    "auth",
+    "рендер",
+    "queue",
+    "작업자",
+    "schema",
+    "клиент",
+    "server",
+    "配置",
+    "métricas",
+    "export",
+    "importación",
+    "報告",
+    "upload",
+    "profil",
+    "facture",
+    "图表",
+    "token",
+    "déploiement🚀",
+];
+
+/// A compact JSON line as Python's `json.dumps` writes it by default: `, ` and `: ` between
+/// items, and every character outside ASCII as a `\u` escape in lower-case hex (a surrogate
+/// pair above U+FFFF).
+fn python_dumps(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + line.len() / 8);
+    let (mut in_str, mut escaped) = (false, false);
+    for c in line.chars() {
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        } else {
+            out.push(c);
+            match c {
+                '"' => in_str = true,
+                ',' | ':' => out.push(' '),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 /// Progress step names (`Shape::named_steps`).
 const STEP_NAMES: [&str; 8] = [
     "install", "build", "lint", "test", "package", "deploy", "verify", "cleanup",
@@ -1122,6 +1213,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Python's own output for the same value (`json.dumps(v)`, default arguments).
+    #[test]
+    fn python_dumps_writes_what_json_dumps_writes() {
+        let compact = r#"{"a":"é, x: 🚀","b":[1,2.5,null,true],"c":{"d":"\\\"q\""},"e":"日本"}"#;
+        let python = r#"{"a": "\u00e9, x: \ud83d\ude80", "b": [1, 2.5, null, true], "c": {"d": "\\\"q\""}, "e": "\u65e5\u672c"}"#;
+        assert_eq!(python_dumps(compact), python);
+        let lines = sample(Stream::Skill, &Shape::named("python").unwrap(), 2000);
+        assert!(lines.iter().all(|l| l.is_ascii() && l.contains("\": ")));
+        assert!(lines.iter().filter(|l| l.contains("\\u")).count() > 200);
     }
 
     #[test]

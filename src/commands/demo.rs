@@ -31,6 +31,7 @@ pub fn run(config: &Config, args: &DemoArgs) -> Result<u8> {
             named_steps: false,
             bare: false,
             merged: false,
+            python: false,
         })?;
     }
     super::ingest::run(

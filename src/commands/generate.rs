@@ -101,5 +101,6 @@ fn shape(args: &GenerateArgs) -> Result<Shape> {
     shape.named_steps |= args.named_steps;
     shape.bare |= args.bare;
     shape.merged |= args.merged;
+    shape.python |= args.python;
     Ok(shape)
 }
