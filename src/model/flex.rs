@@ -467,7 +467,8 @@ mod tests {
     fn minify_agrees_with_the_byte_loop() {
         use rand::{Rng, SeedableRng};
         let parts = [
-            "{", "}", "[", "]", ",", ":", " ", "\n", "\t", "\"", "\\", "\\\"", "a b", "é", "1", "\\u00e9",
+            "{", "}", "[", "]", ",", ":", " ", "\n", "\t", "\"", "\\", "\\\"", "a b", "é", "1",
+            "\\u00e9",
         ];
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
         for _ in 0..20_000 {
