@@ -375,6 +375,24 @@ mod tests {
         }
     }
 
+    /// [`agrees`] on the line, every prefix of it, and every copy with one byte replaced by one
+    /// of `bytes`.
+    fn agrees_cut_or_corrupted(line: &str, bytes: &[u8]) {
+        agrees(line);
+        for n in (0..=line.len()).filter(|&n| line.is_char_boundary(n)) {
+            agrees(&line[..n]);
+        }
+        for i in 0..line.len() {
+            for &c in bytes {
+                let mut v = line.as_bytes().to_vec();
+                v[i] = c;
+                if let Ok(s) = std::str::from_utf8(&v) {
+                    agrees(s);
+                }
+            }
+        }
+    }
+
     #[test]
     fn reads_plain_objects() {
         let line = r#" { "a" : 1.5e-3 , "b":"x\"y\\n","c":{"d":[1,-0,{"e":null}],"f":""},"g":[],"h":true } "#;
@@ -478,19 +496,7 @@ mod tests {
         let line = r#"{"a":"caf\u00e9 \u65e0\u6cd5 \ud83d\ude00","b":{"k\u00e9":["\u0000\u001F\uFFFF"]},"c":"\uD83D\uDE00\\u"}"#;
         let f = object(line).expect("escapes of whole characters");
         assert_eq!(f[0].1, r#""caf\u00e9 \u65e0\u6cd5 \ud83d\ude00""#);
-        agrees(line);
-        for n in 0..=line.len() {
-            agrees(&line[..n]);
-        }
-        for i in 0..line.len() {
-            for c in [b'"', b'\\', b'u', b'd', b'8', b'0', b'F', b'g', b' '] {
-                let mut v = line.as_bytes().to_vec();
-                v[i] = c;
-                if let Ok(s) = std::str::from_utf8(&v) {
-                    agrees(s);
-                }
-            }
-        }
+        agrees_cut_or_corrupted(line, b"\"\\ud80Fg ");
     }
 
     #[test]
@@ -510,35 +516,13 @@ mod tests {
             .into_iter()
             .find(|l| l.contains("\"files\":[") && l.len() < 600)
             .expect("a line with a list of paths");
-        for n in 0..=line.len() {
-            agrees(&line[..n]);
-        }
-        for i in 0..line.len() {
-            for c in [b'"', b'\\', b',', b'}', b']', b'[', b'1', b' ', b':'] {
-                let mut v = line.as_bytes().to_vec();
-                v[i] = c;
-                if let Ok(s) = std::str::from_utf8(&v) {
-                    agrees(s);
-                }
-            }
-        }
+        agrees_cut_or_corrupted(&line, b"\"\\,}][1 :");
     }
 
     #[test]
     fn never_accepts_what_serde_rejects() {
         // Every prefix and every one-byte corruption of a realistic line.
         let line = r#"{"timestamp":"2026-11-28T00:32:27.895Z","params":"{\"repo\":\"a/b\"}","duration_ms":296.5,"cache_hit":false,"cuj_id":null,"metadata":{"m":[1,2.5e3,"x"]}}"#;
-        for n in 0..=line.len() {
-            agrees(&line[..n]);
-        }
-        for i in 0..line.len() {
-            for c in [b'"', b'\\', b',', b'}', b']', b'1', b'e', b' ', b':', b'x'] {
-                let mut v = line.as_bytes().to_vec();
-                v[i] = c;
-                if let Ok(s) = std::str::from_utf8(&v) {
-                    agrees(s);
-                }
-            }
-        }
+        agrees_cut_or_corrupted(line, b"\"\\,}]1e :x");
     }
 }
