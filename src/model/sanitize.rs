@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
-use super::flex::minify_json;
+use super::flex::{minify_json, push_decoding_non_ascii};
 
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -598,8 +598,9 @@ pub fn sanitize_json(text: &str) -> Cow<'_, str> {
         Some(Outline {
             trigger: false,
             spaced,
+            unicode,
         }) => {
-            if spaced {
+            if spaced || unicode {
                 minify_json(text)
             } else {
                 Cow::Borrowed(text)
@@ -615,6 +616,9 @@ struct Outline {
     trigger: bool,
     /// There is white space outside strings.
     spaced: bool,
+    /// Some string holds a `\u` escape ([`minify_json`] writes those of characters outside
+    /// ASCII as the characters).
+    unicode: bool,
 }
 
 /// Outlines JSON text (`None` when it is not sure the text is JSON; then the slow path decides).
@@ -628,6 +632,7 @@ fn json_outline(text: &str) -> Option<Outline> {
     let mut out = Outline {
         trigger: false,
         spaced: false,
+        unicode: false,
     };
     let mut i = 0;
     while i < b.len() {
@@ -644,6 +649,7 @@ fn json_outline(text: &str) -> Option<Outline> {
                     out.trigger = true;
                     return Some(out);
                 }
+                out.unicode |= inner.contains("\\u");
                 i = end;
             }
             b' ' | b'\n' | b'\t' | b'\r' => {
@@ -815,18 +821,18 @@ fn sanitize_json_stream(text: &str) -> Option<String> {
                         Cow::Borrowed(inner)
                     };
                     redact_next = may_hold_secret(&key) && is_secret_key(&key);
-                    out.push_str(raw);
+                    push_decoding_non_ascii(&mut out, raw);
                 } else if redact_next {
                     out.push_str(if inner.is_empty() { raw } else { REDACTED_JSON });
                     redact_next = false;
                 } else if may_hold_secret(inner) {
                     let s: String = serde_json::from_str(raw).ok()?;
                     match sanitize_text(&s) {
-                        Cow::Borrowed(_) => out.push_str(raw),
+                        Cow::Borrowed(_) => push_decoding_non_ascii(&mut out, raw),
                         Cow::Owned(clean) => out.push_str(&Value::String(clean).to_string()),
                     }
                 } else {
-                    out.push_str(raw);
+                    push_decoding_non_ascii(&mut out, raw);
                 }
                 i = end;
             }
@@ -1148,7 +1154,7 @@ mod tests {
     }
 
     /// A secret written with `\u` escapes is found; text that only escapes characters outside
-    /// ASCII (Python's `json.dumps`) is kept as written.
+    /// ASCII (Python's `json.dumps`) is kept, those characters written as themselves.
     #[test]
     fn escapes_neither_hide_a_secret_nor_slow_plain_text() {
         let hidden = r#"{"q":"\u0073k-abcdefghijklmnopqrstuvwxyz123456"}"#;
@@ -1168,10 +1174,7 @@ mod tests {
             Some(false),
             "{plain}"
         );
-        assert_eq!(
-            sanitize_json(plain),
-            r#"{"query":"caf\u00e9 \u65e0\u6cd5","limit":5}"#
-        );
+        assert_eq!(sanitize_json(plain), r#"{"query":"café 无法","limit":5}"#);
     }
 
     #[test]
