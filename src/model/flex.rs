@@ -256,22 +256,12 @@ pub(crate) fn unescape(inner: &str) -> Option<String> {
 /// The character of the `\uXXXX` escape (with its low half when it starts a surrogate pair)
 /// at the start of `s`, and the bytes it took.
 fn unicode_escape(s: &str) -> Option<(char, usize)> {
-    let hex = |at: usize| -> Option<u32> {
-        let digits = s.get(at..at + 4)?;
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        u32::from_str_radix(digits, 16).ok()
-    };
-    let hi = hex(2)?;
-    if (0xD800..0xDC00).contains(&hi)
-        && s.get(6..8) == Some("\\u")
-        && let Some(lo) = hex(8).filter(|lo| (0xDC00..0xE000).contains(lo))
-    {
-        let c = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?;
-        return Some((c, 12));
+    let b = s.as_bytes();
+    match super::scan::unicode_escape(b, 0) {
+        Some((c, used)) => Some((char::from_u32(c)?, used)),
+        // Half a surrogate pair alone (a malformed escape is `None`).
+        None => super::scan::hex4(b, 2).map(|_| ('\u{fffd}', 6)),
     }
-    Some((char::from_u32(hi).unwrap_or('\u{fffd}'), 6))
 }
 
 /// The JSON type of a raw value's text.
@@ -354,19 +344,9 @@ pub(crate) fn push_decoding_non_ascii(out: &mut String, raw: &str) {
         if b.get(k + 1) != Some(&b'u') {
             continue;
         }
-        let hex = |at: usize| {
-            (b.get(at..at + 4)?.iter())
-                .try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
-        };
-        let decoded = match hex(k + 2) {
-            Some(hi @ 0xD800..=0xDBFF) if b.get(k + 6..k + 8) == Some(b"\\u") => hex(k + 8)
-                .filter(|lo| (0xDC00..=0xDFFF).contains(lo))
-                .and_then(|lo| char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)))
-                .map(|c| (c, 12)),
-            Some(0xD800..=0xDFFF) | None => None,
-            Some(c) if c < 0x80 => None,
-            Some(c) => char::from_u32(c).map(|c| (c, 6)),
-        };
+        let decoded = super::scan::unicode_escape(b, k)
+            .filter(|&(c, _)| c >= 0x80)
+            .and_then(|(c, used)| Some((char::from_u32(c)?, used)));
         if let Some((c, used)) = decoded {
             out.push_str(&raw[from..k]);
             out.push(c);

@@ -714,14 +714,10 @@ fn escapes_outside_ascii(inner: &str) -> bool {
     let mut at = 0;
     while let Some(k) = memchr::memchr(b'\\', &b[at..]) {
         let k = at + k;
-        let hex = b.get(k + 2..k + 6).and_then(|h| {
-            h.iter()
-                .try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
-        });
-        if b.get(k + 1) != Some(&b'u') || hex.is_none_or(|c| c < 0x80) {
-            return false;
+        match super::scan::unicode_escape(b, k) {
+            Some((c, used)) if b[k + 1] == b'u' && c >= 0x80 => at = k + used,
+            _ => return false,
         }
-        at = k + 6;
     }
     true
 }

@@ -127,22 +127,29 @@ fn string_scan(b: &[u8], i: usize, escapes: bool) -> Option<(usize, bool)> {
 fn escape_end(b: &[u8], k: usize) -> Option<usize> {
     match *b.get(k + 1)? {
         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(k + 2),
-        b'u' => {
-            let hex = |at: usize| {
-                (b.get(at..at + 4)?.iter())
-                    .try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
-            };
-            match hex(k + 2)? {
-                0xD800..=0xDBFF => {
-                    let low = (b.get(k + 6..k + 8) == Some(b"\\u")).then(|| hex(k + 8))??;
-                    (0xDC00..=0xDFFF).contains(&low).then_some(k + 12)
-                }
-                0xDC00..=0xDFFF => None,
-                _ => Some(k + 6),
-            }
-        }
+        b'u' => unicode_escape(b, k).map(|(_, used)| k + used),
         _ => None,
     }
+}
+
+/// The code point of the `\u` escape at `b[k]` (a surrogate pair joined) and the bytes it takes;
+/// `None` when the escape is malformed or half a surrogate pair alone.
+pub(crate) fn unicode_escape(b: &[u8], k: usize) -> Option<(u32, usize)> {
+    match hex4(b, k + 2)? {
+        hi @ 0xD800..=0xDBFF => {
+            let lo = (b.get(k + 6..k + 8) == Some(b"\\u")).then(|| hex4(b, k + 8))??;
+            (0xDC00..=0xDFFF)
+                .contains(&lo)
+                .then(|| (0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00), 12))
+        }
+        0xDC00..=0xDFFF => None,
+        c => Some((c, 6)),
+    }
+}
+
+/// The value of the four hex digits at `b[at..]`; `None` when they are not four hex digits.
+pub(crate) fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    (b.get(at..at + 4)?.iter()).try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
 }
 
 /// The first `\` in the body of a string already validated as JSON (where no raw `"` or control
