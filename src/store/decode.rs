@@ -179,8 +179,7 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
         // Valid UTF-8 as a whole (the usual case) means every line is: one check per chunk.
         text: std::str::from_utf8(chunk).ok(),
         start,
-        // Event lines are ~150–400 bytes: enough room for most chunks without regrowing.
-        days: DayBatches::with_capacity(stream, chunk.len() / 200 + 16),
+        days: DayBatches::for_input(stream, chunk.len()),
         out: Decoded::default(),
         drift: Tally::default(),
         n: Normalized::default(),
