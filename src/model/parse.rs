@@ -425,8 +425,14 @@ fn timestamp(candidates: [Option<Flex<'_>>; 3]) -> Result<i64, ParseError> {
     let mut seen = None;
     for c in candidates.into_iter().flatten() {
         let ms = match &c {
-            Flex::Num(v, _) if v.is_finite() => Some(v.trunc() as i64),
-            Flex::Str(s) => parse_iso_ms(s).or_else(|| s.parse::<i64>().ok()),
+            Flex::Num(v, t) => t
+                .parse::<i64>()
+                .ok()
+                .map(epoch_ms)
+                .or_else(|| epoch_ms_f64(*v)),
+            Flex::Str(s) => parse_iso_ms(s)
+                .or_else(|| s.parse::<i64>().ok().map(epoch_ms))
+                .or_else(|| s.parse::<f64>().ok().and_then(epoch_ms_f64)),
             _ => None,
         };
         if let Some(ms) = ms.filter(|ms| (-2_208_988_800_000..253_402_300_800_000).contains(ms)) {
@@ -435,12 +441,49 @@ fn timestamp(candidates: [Option<Flex<'_>>; 3]) -> Result<i64, ParseError> {
         seen.get_or_insert(c);
     }
     Err(ParseError::Timestamp(match seen {
-        None => "no `timestamp` (ISO-8601 string or epoch milliseconds) in the event".into(),
+        None => "no `timestamp` (ISO-8601 string or epoch time) in the event".into(),
         Some(v) => format!(
-            "`timestamp` {} is not an ISO-8601 time or epoch milliseconds between 1900 and 9999",
+            "`timestamp` {} is not an ISO-8601 time or epoch time between 1900 and 9999",
             excerpt(&v)
         ),
     }))
+}
+
+/// Epoch seconds of the years 2001–5138 (as milliseconds, 1970-01-12 to 1973-03-03).
+const EPOCH_SECONDS: std::ops::Range<i64> = 1_000_000_000..100_000_000_000;
+/// The first epoch millisecond of the year 10000: larger numbers are microseconds, from 1978 on.
+const EPOCH_MS_END: i64 = 253_402_300_800_000;
+/// The first epoch microsecond of the year 5138: larger numbers are nanoseconds, from 1973 on.
+const EPOCH_US_END: i64 = 100_000_000_000_000_000;
+
+/// An epoch time whose unit its size tells, in milliseconds: seconds (Python's `time.time()`,
+/// Unix tools) from 2001, nanoseconds (OpenTelemetry's `timeUnixNano`, Go's `UnixNano`) and
+/// microseconds, else milliseconds (JavaScript's `Date.now()`, the original tools). Read as
+/// milliseconds, as JavaScript's `Date` reads any number, a time in seconds was an event of
+/// January 1970, silently.
+fn epoch_ms(n: i64) -> i64 {
+    match n {
+        n if EPOCH_SECONDS.contains(&n) => n * 1000,
+        n if n < EPOCH_MS_END => n,
+        n if n < EPOCH_US_END => n / 1000,
+        n => n / 1_000_000,
+    }
+}
+
+/// [`epoch_ms`] of a number with a fraction or an exponent (`1795849434.128` seconds: the
+/// milliseconds rounded, not cut, as binary fractions are inexact).
+fn epoch_ms_f64(v: f64) -> Option<i64> {
+    let ms = match v {
+        v if !v.is_finite() => return None,
+        v if (EPOCH_SECONDS.start as f64..EPOCH_SECONDS.end as f64).contains(&v) => {
+            (v * 1e3).round()
+        }
+        v if v < EPOCH_MS_END as f64 => v.trunc(),
+        v if v < EPOCH_US_END as f64 => (v / 1e3).trunc(),
+        v => (v / 1e6).trunc(),
+    };
+    // Out of i64's range saturates, and the years' check rejects it.
+    Some(ms as i64)
 }
 
 fn excerpt(v: &Flex<'_>) -> String {
@@ -696,6 +739,36 @@ mod tests {
         );
         assert_eq!(n.ts, 1795849434128);
         assert_eq!(n.success, Some(false));
+    }
+
+    /// Epoch times in seconds, microseconds and nanoseconds are told from milliseconds by their
+    /// size; small numbers stay milliseconds, as JavaScript's `Date` reads them.
+    #[test]
+    fn epoch_times_in_other_units() {
+        let ts = |t: &str| {
+            let line = format!(r#"{{"timestamp":{t},"provider":"a","success":true}}"#);
+            parse_line(Stream::Provider, line.as_bytes()).map(|n| n.ts)
+        };
+        let at = 1795849434128; // 2026-11-28T07:03:54.128Z
+        for t in [
+            "1795849434128",
+            "1795849434.128",
+            "\"1795849434.128\"",
+            "1795849434128000",
+            "1795849434128999",
+            "1795849434128000000",
+            "\"1795849434128000000\"",
+            "1.795849434128e18",
+        ] {
+            assert_eq!(ts(t).ok(), Some(at), "{t}");
+        }
+        assert_eq!(ts("1795849434").ok(), Some(1795849434000));
+        assert_eq!(ts("\"1795849434\"").ok(), Some(1795849434000));
+        assert_eq!(ts("1").ok(), Some(1));
+        assert_eq!(ts("999999999").ok(), Some(999999999));
+        assert_eq!(ts("-5").ok(), Some(-5));
+        assert!(ts("\"NaN\"").is_err());
+        assert!(ts("1e300").is_err());
     }
 
     #[test]
