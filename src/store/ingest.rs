@@ -693,15 +693,20 @@ impl Flusher<'_> {
         let mut guard = Uncommitted::new(&objects);
         // Each partition streams into a staging file of its own, and its batches are dropped as
         // soon as it is written.
-        let encoded: Vec<Result<_>> = pending
-            .parts
-            .into_par_iter()
-            .map(|((stream, day), batches)| {
-                let path = Layout::data_object(stream, day);
-                let meta = FileMeta::new(&commit_id, stream, day);
-                encode(&objects, stream, &batches, &path, &meta).map(|e| (stream, day, path, e))
-            })
-            .collect();
+        // On the pool (`rayon::scope` runs its closure there), not on this thread: a flush of
+        // one partition was otherwise encoded here, a third busy thread beside the pool's two
+        // decoding ones on a 2-core machine.
+        let encoded: Vec<Result<_>> = rayon::scope(|_| {
+            pending
+                .parts
+                .into_par_iter()
+                .map(|((stream, day), batches)| {
+                    let path = Layout::data_object(stream, day);
+                    let meta = FileMeta::new(&commit_id, stream, day);
+                    encode(&objects, stream, &batches, &path, &meta).map(|e| (stream, day, path, e))
+                })
+                .collect()
+        });
         // The staging files written are removed with the rest if any step fails.
         let mut done = Vec::with_capacity(encoded.len());
         let mut failed = None;
