@@ -3,7 +3,7 @@
 //! stream rejected lines to quarantine files, and make files, ledger ranges and quarantine visible
 //! in one commit record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -206,19 +206,19 @@ pub fn ingest_with(
             read_cap: usize::try_from(to_read / 64).unwrap_or(usize::MAX),
             tail_seconds: 0.0,
         };
-        let mut tail = None;
+        let mut tails = VecDeque::new();
         let decoded = sources
             .iter()
             .try_for_each(|src| {
                 let t = Instant::now();
-                let r = run.ingest_source(src, &mut tail);
-                // Less the wait for the previous source's last block, counted under its stream.
+                let r = run.ingest_source(src, &mut tails);
+                // Less the waits for earlier sources' last blocks, counted under their streams.
                 let spent = t.elapsed().as_secs_f64() - std::mem::take(&mut run.tail_seconds);
                 let st = run.report.streams.entry(src.stream).or_default();
                 st.seconds += spent;
                 r
             })
-            .and_then(|()| run.finish_tail(&mut tail))
+            .and_then(|()| run.finish_tails(&mut tails, 0))
             .and_then(|()| run.flush());
         let mut report = run.report;
         drop(run.tx);
@@ -367,6 +367,8 @@ struct Cursor {
 struct Submitted {
     /// File offset just past the block.
     end: u64,
+    /// The block's bytes in memory.
+    len: usize,
     job: Job,
 }
 
@@ -381,18 +383,27 @@ impl Submitted {
     /// Starts decoding `block` (returns at once).
     fn new(stream: Stream, block: Block) -> Self {
         let end = block.end();
-        let job = match block {
-            Block::Lines { data, start } => Job::Lines(submit(stream, data, start)),
-            Block::Overlong { start, len, head } => Job::Overlong { start, len, head },
+        let (len, job) = match block {
+            Block::Lines { data, start } => (data.len(), Job::Lines(submit(stream, data, start))),
+            Block::Overlong { start, len, head } => {
+                (head.len(), Job::Overlong { start, len, head })
+            }
         };
-        Submitted { end, job }
+        Submitted { end, len, job }
     }
 }
+
+/// Bytes of earlier sources' last blocks ([`Tail`]) left decoding while the next sources are
+/// read: a few chunks of work for the pool.
+const QUEUED_BYTES: usize = 4 << 20;
 
 /// A source's last block, left decoding while the next source is opened and its first block
 /// read and submitted ([`Run::ingest_source`]). Waiting for it first left a core idle at the end
 /// of every source (its last chunk) and at the start of the next (the first read): ingest of 1M
 /// events in 36 files 0.58 → 0.54 s (medians of 7, store on tmpfs), of 10M 4.88 → 4.57 s.
+/// Behind a source of one block (a chunk: one task on the pool), up to [`QUEUED_BYTES`] of them
+/// wait, oldest first, so that many small sources keep every core busy too (5,520 files of
+/// 1,000 lines: 0.97x the wall time, 4/4 pairs).
 struct Tail<'s> {
     src: &'s SourceFile,
     key: String,
@@ -419,12 +430,13 @@ fn trim_limit(budget: usize) -> u64 {
 }
 
 impl Run<'_> {
-    /// Decodes what is new in `src`. The previous source's last block (`tail`) is finished once
-    /// this source's first block is submitted; this source's own last block is left in `tail`.
+    /// Decodes what is new in `src`. Earlier sources' last blocks (`tails`) are finished, oldest
+    /// first, as this source's blocks are submitted; this source's own last block is left in
+    /// `tails`.
     fn ingest_source<'s>(
         &mut self,
         src: &'s SourceFile,
-        tail: &mut Option<Tail<'s>>,
+        tails: &mut VecDeque<Tail<'s>>,
     ) -> Result<()> {
         let key = self.layout.source_key(&src.path);
         let size = match std::fs::metadata(&src.path) {
@@ -465,7 +477,7 @@ impl Run<'_> {
             // between sources (10,000 files of 100 lines: 1.67 s against 0.76 s for the same
             // lines in one file, 1.35 cores busy).
             let blocks = std::iter::from_fn(|| reader.next_block().transpose());
-            self.consume(src, key, blocks, at, tail, &give_back)?;
+            self.consume(src, key, blocks, at, tails, QUEUED_BYTES, &give_back)?;
             self.buffers.extend(reader.into_buffers());
             return Ok(());
         }
@@ -487,7 +499,7 @@ impl Run<'_> {
                 }
                 reader
             });
-            let consumed = self.consume(src, key, rx, at, tail, &give_back);
+            let consumed = self.consume(src, key, rx, at, tails, 0, &give_back);
             if let Ok(reader) = read.join() {
                 self.buffers.extend(reader.into_buffers());
             }
@@ -495,14 +507,18 @@ impl Run<'_> {
         })
     }
 
-    /// Decodes a source's blocks as they come; its last block is left in `tail`.
+    /// Decodes a source's blocks as they come; its last block is left in `tails`. Earlier
+    /// sources' blocks are finished as each block is submitted, until those left and the block
+    /// hold at most `queue` bytes.
+    #[allow(clippy::too_many_arguments)]
     fn consume<'s>(
         &mut self,
         src: &'s SourceFile,
         key: String,
         blocks: impl IntoIterator<Item = Result<Block>>,
         mut at: Cursor,
-        tail: &mut Option<Tail<'s>>,
+        tails: &mut VecDeque<Tail<'s>>,
+        queue: usize,
         give_back: &std::sync::mpsc::Sender<Vec<u8>>,
     ) -> Result<()> {
         // Block n + 1 is submitted before block n is waited for (see `decode::submit`).
@@ -511,30 +527,41 @@ impl Run<'_> {
             let next = match block {
                 Ok(block) => Submitted::new(src.stream, block),
                 Err(e) => {
-                    self.finish_tail(tail)?;
+                    self.finish_tails(tails, 0)?;
                     if let Some(done) = in_flight.take() {
                         self.decoded(src, &key, done, &mut at, give_back)?;
                     }
                     return Err(e);
                 }
             };
-            // The previous source's last block, once this one's first is on the pool.
-            self.finish_tail(tail)?;
+            // Earlier sources' last blocks, once this one's block is on the pool.
+            self.finish_tails(tails, queue.saturating_sub(next.len))?;
             if let Some(done) = in_flight.replace(next) {
                 self.decoded(src, &key, done, &mut at, give_back)?;
             }
         }
         if let Some(done) = in_flight.take() {
-            *tail = Some(Tail { src, key, done, at });
+            tails.push_back(Tail { src, key, done, at });
         }
         Ok(())
     }
 
-    /// Waits for a source's last block ([`Tail`]) and adds it.
-    fn finish_tail(&mut self, tail: &mut Option<Tail<'_>>) -> Result<()> {
-        let Some(mut t) = tail.take() else {
-            return Ok(());
-        };
+    /// Waits for the oldest sources' last blocks ([`Tail`]) and adds them, until those left
+    /// hold at most `room` bytes.
+    fn finish_tails(&mut self, tails: &mut VecDeque<Tail<'_>>, room: usize) -> Result<()> {
+        let mut queued: usize = tails.iter().map(|t| t.done.len).sum();
+        while queued > room {
+            let Some(t) = tails.pop_front() else {
+                break;
+            };
+            queued -= t.done.len;
+            self.finish_tail(t)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for a source's last block and adds it.
+    fn finish_tail(&mut self, mut t: Tail<'_>) -> Result<()> {
         let started = Instant::now();
         let (give_back, returned) = std::sync::mpsc::channel();
         self.decoded(t.src, &t.key, t.done, &mut t.at, &give_back)?;

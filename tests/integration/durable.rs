@@ -412,6 +412,69 @@ fn missing_sources_make_a_partial_run_and_can_be_removed() {
     assert_eq!(counts(&env), want);
 }
 
+/// Hundreds of source folders of a few lines each (one per agent session): every line is read
+/// once, a bad line is named by its own file and line, a partial last line waits for its end,
+/// and lines appended later are read on the next run.
+#[test]
+fn many_small_sources_are_each_read_once_with_their_own_line_numbers() {
+    let env = Env::new();
+    let dir = env.path("sessions");
+    let line = |i: usize, k: usize| {
+        format!(
+            "{{\"timestamp\":\"2026-11-{:02}T10:{:02}:{:02}.000Z\",\"skill\":\"s{i}\",\"agent\":\"a\",\"result\":\"success\",\"duration_ms\":{k}}}\n",
+            1 + i % 28,
+            k,
+            i % 60
+        )
+    };
+    let mut valid = 0u64;
+    let mut bad = Vec::new();
+    let mut partial = Vec::new();
+    for i in 0..300 {
+        let logs = dir.join(format!("s{i:03}")).join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let file = logs.join(format!("skill-invocations-2026-11-{:02}.jsonl", 1 + i % 28));
+        let mut text = String::new();
+        for k in 0..5 {
+            if i % 50 == 7 && k == 2 {
+                text.push_str("{\"timestamp\": not json\n");
+                bad.push(format!("{}:3", file.display()));
+            } else {
+                text.push_str(&line(i, k));
+                valid += 1;
+            }
+        }
+        if i % 70 == 3 {
+            text.push_str("{\"timestamp\":\"2026-11-20T10:00:00.000Z\",\"skill\":\"p");
+            partial.push(file.clone());
+        }
+        std::fs::write(&file, text).unwrap();
+    }
+    env.run_ok(&["ingest", "--source", dir.to_str().unwrap()], 3);
+    assert_eq!(env.count("skill_invocations", false), valid);
+    let mut named = env.csv_rows("SELECT source || ':' || line_no FROM system.quarantine");
+    named.sort();
+    bad.sort();
+    assert_eq!(named, bad);
+
+    // The partial lines end, and some files grow: only the new lines are read.
+    for f in &partial {
+        let mut text = std::fs::read_to_string(f).unwrap();
+        text.push_str("artial\",\"agent\":\"a\",\"result\":\"success\"}\n");
+        text.push_str(&line(999, 59));
+        std::fs::write(f, text).unwrap();
+    }
+    env.run_ok(&["ingest"], 0);
+    let more = 2 * partial.len() as u64;
+    assert_eq!(env.count("skill_invocations", false), valid + more);
+    env.run_ok(&["ingest"], 0);
+    assert_eq!(env.count("skill_invocations", false), valid + more);
+    assert_eq!(
+        env.scalar("SELECT count(*) FROM system.quarantine", false),
+        bad.len().to_string()
+    );
+}
+
 #[test]
 fn a_second_writer_waits_then_names_the_holder() {
     let env = Env::new();
