@@ -7,6 +7,10 @@ bench/compare.sh). Every measurement is a fresh process, alternating A B A B; me
    when there is no CLI): COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json(...))
    TO ... (FORMAT parquet, PARTITION_BY (date), COMPRESSION zstd).
    Wall time, peak RSS and CPU time (user + system) from /usr/bin/time; stored size of each.
+   Two layouts of the `tools` lines join the shapes (LAYOUTS): `one-day`, the events of a whole
+   dataset on one day (one partition, as an ingest of today's events writes), and `many-files`,
+   the 30 days of `tools` split into files of 1,000 lines, each in a folder of its own (one per
+   agent session or project); DuckDB reads those with a `**` glob.
 2. backfill: `obsq backfill` of the whole dataset (all four streams), of a dataset of another
    shape (`foreign`) with 5 % bad lines and at least 2.5 GB of JSONL, and of 2.6 GB of long lines
    (0.2-1 MB each, all four streams, 5 % bad; see `long_lines`): wall time, peak RSS.
@@ -79,6 +83,10 @@ def du(path):
 
 # The shapes of `obsq generate --shape` (src/generate.rs, SHAPES).
 SHAPES = ["tools", "objects", "unique", "long-text", "sparse", "named-steps", "foreign", "merged", "python"]
+# Layouts of the `tools` lines that no shape has: see the docstring, and `layout`.
+LAYOUTS = ["one-day", "many-files"]
+# Lines per file of the `many-files` layout.
+MANY_FILES_LINES = 1000
 
 
 def warm(path):
@@ -102,15 +110,54 @@ def dataset(obsq, work, events, shape, days=30, dirty=0.0):
     return src
 
 
-def ingest(obsq, work, src, runs, shape="tools", baseline=None):
-    """obsq vs DuckDB on the skill stream of `src` (and another obsq build, `baseline`, in the same
-    rotation when given); returns the medians."""
-    skill = os.path.join(work, f"skill-only-{shape}")
+def skill_only(work, src, name):
+    """The skill files of `src`, linked into a folder of their own (made once)."""
+    skill = os.path.join(work, f"skill-only-{name}")
     if not os.path.isdir(os.path.join(skill, "logs")):
         os.makedirs(os.path.join(skill, "logs"))
         for f in sorted(os.listdir(os.path.join(src, "logs"))):
             if f.startswith("skill-invocations-"):
                 os.link(os.path.join(src, "logs", f), os.path.join(skill, "logs", f))
+    return skill
+
+
+def many_files(work, tools_skill):
+    """The `tools` skill lines in files of MANY_FILES_LINES lines, in order, each file in a folder
+    of its own: `s<n>/logs/skill-invocations-<day>.jsonl` (made once)."""
+    out = os.path.join(work, "skill-only-many-files")
+    if os.path.isdir(out):
+        return out
+    tmp = out + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    n = 0
+    for f in sorted(os.listdir(os.path.join(tools_skill, "logs"))):
+        with open(os.path.join(tools_skill, "logs", f), "rb") as fin:
+            while True:
+                lines = [line for _, line in zip(range(MANY_FILES_LINES), fin)]
+                if not lines:
+                    break
+                d = os.path.join(tmp, f"s{n:05d}", "logs")
+                os.makedirs(d)
+                with open(os.path.join(d, f), "wb") as fout:
+                    fout.writelines(lines)
+                n += 1
+    os.rename(tmp, out)
+    return out
+
+
+def layout(obsq, work, events, name):
+    """The skill folder of a shape or of a layout (LAYOUTS), and DuckDB's glob of its files."""
+    if name == "one-day":
+        return skill_only(work, dataset(obsq, work, events, "tools", days=1), name), "logs/*.jsonl"
+    if name == "many-files":
+        tools = skill_only(work, dataset(obsq, work, events, "tools"), "tools")
+        return many_files(work, tools), "**/*.jsonl"
+    return skill_only(work, dataset(obsq, work, events, name), name), "logs/*.jsonl"
+
+
+def ingest(obsq, work, skill, runs, shape="tools", baseline=None, glob="logs/*.jsonl"):
+    """obsq vs DuckDB on the skill files in `skill` (DuckDB reads `glob` below it), and another
+    obsq build, `baseline`, in the same rotation when given; returns the medians."""
     jsonl = du(skill)
     # The first run of a shape would otherwise read the files from disk (the previous shape's
     # files, or generating this one, pushed them out of the page cache), and it is always obsq's.
@@ -127,7 +174,7 @@ def ingest(obsq, work, src, runs, shape="tools", baseline=None):
                 cmd = [obsq if name == "obsq" else baseline, "--root", out, "ingest", "--source", skill]
             else:
                 os.makedirs(out)
-                q = (f"SET enable_progress_bar = false; COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json('{skill}/logs/*.jsonl', "
+                q = (f"SET enable_progress_bar = false; COPY (SELECT *, CAST(timestamp AS DATE) AS date FROM read_json('{skill}/{glob}', "
                      f"format='newline_delimited')) TO '{out}/data' (FORMAT parquet, PARTITION_BY (date), "
                      f"COMPRESSION zstd)")
                 cli = shutil.which("duckdb")
@@ -306,8 +353,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="bench/out")
     ap.add_argument("--record-calls", type=int, default=200)
-    ap.add_argument("--shape", choices=SHAPES + ["all"], default="all",
-                    help="the dataset shapes of the ingest comparison (default: all)")
+    ap.add_argument("--shape", choices=SHAPES + LAYOUTS + ["all"], default="all",
+                    help="the dataset shapes (or layouts) of the ingest comparison (default: all)")
     ap.add_argument("--baseline", metavar="BIN",
                     help="another obsq build whose ingest runs in the same rotation (A/B of a change)")
     ap.add_argument("--growth", default="1000000,10000000,30000000",
@@ -322,9 +369,12 @@ def main():
     print(f"dataset: {a.events} events, {du(src) / 1e9:.2f} GB of JSONL in {src}")
     part = a.only
     if part in (None, "ingest"):
-        shapes = SHAPES if a.shape == "all" else [a.shape]
+        shapes = SHAPES + LAYOUTS if a.shape == "all" else [a.shape]
         baseline = os.path.abspath(a.baseline) if a.baseline else None
-        rows = [ingest(obsq, work, dataset(obsq, work, a.events, sh), a.runs, sh, baseline) for sh in shapes]
+        rows = []
+        for sh in shapes:
+            skill, glob = layout(obsq, work, a.events, sh)
+            rows.append(ingest(obsq, work, skill, a.runs, sh, baseline, glob))
         shape_table(rows)
     root = os.path.join(work, f"store-{a.events}")
     if part in (None, "backfill") or (part in ("reports", "cluster") and not os.path.exists(os.path.join(root, "catalog.sqlite"))):
@@ -356,10 +406,7 @@ def main():
     if part in (None, "cluster"):
         distributed.cluster(obsq, root, max(a.runs, 5))
     if part in (None, "s3"):
-        skill = os.path.join(work, "skill-only-tools")
-        if not os.path.isdir(os.path.join(skill, "logs")):
-            ingest(obsq, work, src, 1, "tools")
-        distributed.s3(obsq, work, skill, a.runs)
+        distributed.s3(obsq, work, skill_only(work, src, "tools"), a.runs)
 
 
 if __name__ == "__main__":

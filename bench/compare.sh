@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks of obsq and DuckDB on one generated dataset (A B A B, medians, ratios):
-# JSONL → Parquet ingest of the skill stream on every generator shape (throughput, peak RSS, stored
-# size; a table per shape), a backfill of the
-# whole dataset and of a dirty one of another shape (peak RSS), every canned report on the same
+# JSONL → Parquet ingest of the skill stream on every generator shape and on two layouts of it (one
+# day; files of 1,000 lines in 5,500 folders) (throughput, peak RSS, stored size; a table per
+# shape), a backfill of the whole dataset and of a dirty one of another shape (peak RSS), every canned report on the same
 # Parquet (30 and 90 days, and a 24 h report pruned), ingest growth (1M, 10M, 30M events), and
 # one `obsq record` process; reports on a loopback Ballista cluster and ingest into an S3 root.
 # Usage: bench/compare.sh [--events 10000000] [--runs 3] [--work DIR]
