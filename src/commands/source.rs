@@ -10,7 +10,7 @@ use crate::render::{Cell, Format, render, rows_to_batch};
 use crate::store::commit::Writer;
 use crate::store::log::Record;
 use crate::store::objects::Objects;
-use crate::store::sources::{absolute, discover};
+use crate::store::sources::{absolute, discover, warn_if_unread};
 
 /// Runs `obsq source`.
 pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
@@ -20,6 +20,9 @@ pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
         SourceCmd::Add { dir, format } => {
             let dir = checked_dir(&dir)?;
             let found = discover(&config.layout, std::slice::from_ref(&dir))?;
+            if !found.iter().any(|f| f.path.starts_with(&dir)) {
+                warn_if_unread(&dir);
+            }
             register(config, &objects, std::slice::from_ref(&dir))?;
             let rows: Vec<Vec<Cell>> = found
                 .iter()

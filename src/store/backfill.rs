@@ -94,16 +94,7 @@ pub fn expand(args: &[String], stream: Option<Stream>) -> Result<Vec<BackfillInp
 }
 
 fn is_input(name: &str) -> bool {
-    [
-        ".jsonl",
-        ".ndjson",
-        ".jsonl.gz",
-        ".ndjson.gz",
-        ".jsonl.zst",
-        ".ndjson.zst",
-    ]
-    .iter()
-    .any(|s| name.ends_with(s))
+    super::sources::is_jsonl_name(name)
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

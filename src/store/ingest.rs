@@ -261,7 +261,14 @@ fn discover_present(layout: &Layout, dirs: &[PathBuf]) -> Result<(Vec<SourceFile
             missing.push(d.to_string_lossy().into_owned());
         }
     }
-    Ok((discover(layout, &present)?, missing))
+    let found = discover(layout, &present)?;
+    for d in &present {
+        let d = super::sources::absolute(d)?;
+        if !found.iter().any(|f| f.path.starts_with(&d)) {
+            super::sources::warn_if_unread(&d);
+        }
+    }
+    Ok((found, missing))
 }
 
 /// Bytes not yet ingested over `sources` (a file the ledger does not know counts whole).

@@ -112,6 +112,65 @@ fn walk(
     Ok(())
 }
 
+/// True for the names of JSONL files, plain or compressed (`.jsonl`, `.ndjson`, `.gz`, `.zst`).
+pub fn is_jsonl_name(name: &str) -> bool {
+    [
+        ".jsonl",
+        ".ndjson",
+        ".jsonl.gz",
+        ".ndjson.gz",
+        ".jsonl.zst",
+        ".ndjson.zst",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
+}
+
+/// Warns when `dir` (a source directory in which no source file was found) holds JSONL files of
+/// other names: ingest reads only the original tools' names, and without a word a user saw a
+/// run of zero sources succeed.
+pub fn warn_if_unread(dir: &Path) {
+    let mut others = Vec::new();
+    other_jsonl(dir, 0, &mut others);
+    let Some(first) = others.first() else {
+        return;
+    };
+    crate::notice::push(format!(
+        "source directory {} has no file named as the original tools name theirs \
+         (skill-invocations-YYYY-MM-DD.jsonl, cuj-metrics.jsonl, progress.jsonl, \
+         provider-health.jsonl) but holds {} other JSONL file{} (such as {}): not read; \
+         `obsq backfill {}` imports JSONL files of any name",
+        dir.display(),
+        others.len(),
+        if others.len() == 1 { "" } else { "s" },
+        first.display(),
+        dir.display()
+    ));
+}
+
+/// JSONL files below `dir` that are not source files, as [`walk`] searches (unreadable
+/// directories are passed over: this only words a warning).
+fn other_jsonl(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => {
+                if depth < MAX_DEPTH && !SKIP_DIRS.contains(&name.as_ref()) {
+                    other_jsonl(&entry.path(), depth + 1, out);
+                }
+            }
+            Ok(_) if is_jsonl_name(&name) && Stream::from_file_name(&name).is_none() => {
+                out.push(entry.path());
+            }
+            _ => {}
+        }
+    }
+}
+
 /// An absolute form of `p` (without resolving symlinks of the file itself).
 pub fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).map_err(|e| Error::io("resolve", p, e))

@@ -475,6 +475,33 @@ fn many_small_sources_are_each_read_once_with_their_own_line_numbers() {
     );
 }
 
+/// A source directory whose JSONL files are not named as the original tools name theirs is
+/// read as nothing, and says so (it used to succeed with zero sources, silently).
+#[test]
+fn jsonl_files_of_other_names_are_named_with_the_way_to_import_them() {
+    let env = Env::new();
+    let dir = env.path("other");
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let line = "{\"timestamp\":\"2026-11-20T10:00:00.000Z\",\"skill\":\"s\"}\n";
+    std::fs::write(dir.join("logs").join("skills.jsonl"), line).unwrap();
+    let out = env.run_ok(&["ingest", "--source", dir.to_str().unwrap()], 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("1 other JSONL file") && err.contains("skills.jsonl"),
+        "{err}"
+    );
+    assert!(err.contains("obsq backfill"), "{err}");
+    // Beside a source file, other JSONL files are not worth a word.
+    std::fs::write(
+        dir.join("logs").join("skill-invocations-2026-11-20.jsonl"),
+        line,
+    )
+    .unwrap();
+    let out = env.run_ok(&["ingest"], 0);
+    assert!(!stderr(&out).contains("not read"), "{}", stderr(&out));
+    assert_eq!(env.count("skill_invocations", false), 1);
+}
+
 #[test]
 fn a_second_writer_waits_then_names_the_holder() {
     let env = Env::new();
