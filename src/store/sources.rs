@@ -158,12 +158,14 @@ fn other_jsonl(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         match entry.file_type() {
-            Ok(t) if t.is_dir() => {
-                if depth < MAX_DEPTH && !SKIP_DIRS.contains(&name.as_ref()) {
-                    other_jsonl(&entry.path(), depth + 1, out);
-                }
+            Ok(t) if t.is_dir() && depth < MAX_DEPTH && !SKIP_DIRS.contains(&name.as_ref()) => {
+                other_jsonl(&entry.path(), depth + 1, out);
             }
-            Ok(_) if is_jsonl_name(&name) && Stream::from_file_name(&name).is_none() => {
+            Ok(t)
+                if t.is_file()
+                    && is_jsonl_name(&name)
+                    && Stream::from_file_name(&name).is_none() =>
+            {
                 out.push(entry.path());
             }
             _ => {}
