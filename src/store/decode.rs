@@ -173,13 +173,32 @@ fn split_chunks(data: &[u8], target: usize) -> Vec<(usize, usize)> {
 
 /// Line numbers in the result are relative (0-based within the chunk); the caller shifts them.
 fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
+    let mut days = DayBatches::for_input(stream, chunk.len());
+    let mut out = decode_into(stream, chunk, start, &mut days, None);
+    out.rows = days.rows() as u64;
+    (out.batches, out.memory) = days.finish();
+    out
+}
+
+/// Decodes `chunk` (complete lines, `start` the file offset of its first byte), appending its
+/// rows to `days`; returns its rejected lines, line count and drift, numbered from 0 (the caller
+/// shifts them), without rows. With `base`, every row is appended at position `base` + its line
+/// number (a group of blocks of which one mixes days, see [`decode_group`]); without, rows come
+/// in file order, or by day when the chunk mixes days ([`day_groups`]).
+fn decode_into(
+    stream: Stream,
+    chunk: &[u8],
+    start: u64,
+    days: &mut DayBatches,
+    base: Option<u32>,
+) -> Decoded {
     let mut d = ChunkDecoder {
         stream,
         chunk,
         // Valid UTF-8 as a whole (the usual case) means every line is: one check per chunk.
         text: std::str::from_utf8(chunk).ok(),
         start,
-        days: DayBatches::for_input(stream, chunk.len()),
+        days,
         out: Decoded::default(),
         drift: Tally::default(),
         n: Normalized::default(),
@@ -191,26 +210,26 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
             while pos < chunk.len() {
                 let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
                 line_no += 1;
-                d.line(pos, end, line_no, None);
+                // With a base, the group is a few MiB: its line numbers fit u32.
+                d.line(pos, end, line_no, base.map(|b| b + line_no as u32));
                 pos = end + 1;
             }
             d.out.lines = line_no;
         }
         Some(lines) => {
             d.out.lines = lines.len() as u64;
+            let base = base.unwrap_or(0);
             for (k, &(start, end, no)) in lines.iter().enumerate() {
                 if let Some(&(a, b, _)) = lines.get(k + PREFETCH_AHEAD) {
                     prefetch(&chunk[a..b]);
                 }
-                d.line(start, end, no as u64, Some(no));
+                d.line(start, end, no as u64, Some(base + no));
             }
             d.out.rejected.sort_by_key(|r| r.line_no);
         }
     }
     let mut out = d.out;
     out.drift = d.drift.finish();
-    out.rows = d.days.rows() as u64;
-    (out.batches, out.memory) = d.days.finish();
     // Relative numbering: the caller adds the chunk's first line number minus one.
     for r in &mut out.rejected {
         r.line_no -= 1;
@@ -219,6 +238,82 @@ fn decode_chunk(stream: Stream, chunk: &[u8], start: u64) -> Decoded {
         v.0 -= 1;
     }
     out
+}
+
+/// Bytes of small sources' blocks decoded together as one task ([`submit_group`]): a chunk's.
+pub const GROUP_BYTES: usize = CHUNK;
+
+/// Decodes the blocks of several small sources of `stream` (each complete lines, with the file
+/// offset of its first byte) into one set of batches: a result per block, numbered from 0, the
+/// rows of all of them in the first block's result.
+fn decode_group(stream: Stream, blocks: &[(Vec<u8>, u64)]) -> Vec<Decoded> {
+    let input = blocks.iter().map(|(data, _)| data.len()).sum();
+    let mut days = DayBatches::for_input(stream, input);
+    // Rows of a block that mixes days are appended by position; then every block's are.
+    let by_position = blocks.iter().any(|(data, _)| mixed_days(data));
+    let mut base = 0u32;
+    let mut out: Vec<Decoded> = blocks
+        .iter()
+        .map(|(data, start)| {
+            let before = days.rows();
+            let mut d = decode_into(stream, data, *start, &mut days, by_position.then_some(base));
+            d.rows = (days.rows() - before) as u64;
+            base += d.lines as u32;
+            d
+        })
+        .collect();
+    if let Some(first) = out.first_mut() {
+        (first.batches, first.memory) = days.finish();
+    }
+    out
+}
+
+/// The blocks of several small sources being decoded as one task (see [`submit_group`]).
+pub struct GroupInFlight {
+    result: Receiver<std::thread::Result<Vec<Decoded>>>,
+    blocks: Arc<Vec<(Vec<u8>, u64)>>,
+}
+
+/// Starts decoding the blocks of several small sources of `stream` (each complete lines, with
+/// the file offset of its first byte) as one task on the thread pool, and returns at once. A
+/// task per source of 1,000 lines built batches a third the size of a chunk's, which then had
+/// to be joined to be written (5,520 such files took 15 % more CPU than the same lines in 30).
+pub fn submit_group(stream: Stream, blocks: Vec<(Vec<u8>, u64)>) -> GroupInFlight {
+    let blocks = Arc::new(blocks);
+    let (tx, result) = mpsc::channel();
+    let job = Arc::clone(&blocks);
+    rayon::spawn_fifo(move || {
+        let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| decode_group(stream, &job)));
+        drop(job); // before the send, so that the waiter gets the buffers back
+        let _ = tx.send(decoded);
+    });
+    GroupInFlight { result, blocks }
+}
+
+impl GroupInFlight {
+    /// Waits for the task: a result per block, its lines numbered from `first_lines`' entry, the
+    /// rows of every block in the first result (add them all to one commit); gives back the
+    /// blocks' buffers for reuse. A panic while decoding is resumed here.
+    pub fn finish(self, first_lines: &[u64]) -> (Vec<Decoded>, Vec<Vec<u8>>) {
+        // No result would be lines lost with the ledger moved past them: never go on.
+        let decoded = match self
+            .result
+            .recv()
+            .expect("the group's task sends its result before it ends")
+        {
+            Ok(d) => d,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let decoded = decoded
+            .into_iter()
+            .zip(first_lines)
+            .map(|(d, &first)| merge(vec![d], first))
+            .collect();
+        let buffers = Arc::try_unwrap(self.blocks)
+            .map(|blocks| blocks.into_iter().map(|(data, _)| data).collect())
+            .unwrap_or_default();
+        (decoded, buffers)
+    }
 }
 
 /// How many lines ahead of the one being decoded [`decode_chunk`] prefetches a merged log's
@@ -247,12 +342,12 @@ fn prefetch(line: &[u8]) {
 }
 
 /// The state of decoding one chunk, line by line.
-struct ChunkDecoder<'a> {
+struct ChunkDecoder<'a, 'd> {
     stream: Stream,
     chunk: &'a [u8],
     text: Option<&'a str>,
     start: u64,
-    days: DayBatches,
+    days: &'d mut DayBatches,
     out: Decoded,
     /// The schema drift of the chunk's lines.
     drift: Tally,
@@ -260,7 +355,7 @@ struct ChunkDecoder<'a> {
     n: Normalized<'a>,
 }
 
-impl<'a> ChunkDecoder<'a> {
+impl<'a> ChunkDecoder<'a, '_> {
     /// Decodes `chunk[pos..end]`, line `line_no` of the chunk (1-based); `position` when lines
     /// are decoded out of order (then `line_no`).
     #[inline(always)]
@@ -484,6 +579,83 @@ mod tests {
             days
         };
         assert_eq!(rows(&got), rows(&whole));
+    }
+
+    /// Small sources' blocks decoded as one group give each block what decoding it alone gives
+    /// (lines, rows, rejected lines, drift), and together the same rows per day in file order,
+    /// whether or not one of the blocks mixes days.
+    #[test]
+    fn a_group_of_blocks_decodes_as_each_block_alone() {
+        let line = |day: u32, id: usize| {
+            format!(
+                "{{\"timestamp\":\"2026-11-{day:02}T00:00:00Z\",\"cuj_id\":\"C{id}\",\"success\":true}}\n"
+            )
+        };
+        let ordered = |first: usize, day: u32| {
+            let mut b = String::new();
+            for i in 0..40 {
+                match i {
+                    3 => b.push_str("{bad\n"),
+                    4 => b.push('\n'),
+                    5 => b.push_str(
+                        "{\"timestamp\":\"2026-11-05T00:00:00Z\",\"cuj_id\":\"C\",\"odd\":1}\n",
+                    ),
+                    _ => b.push_str(&line(day, first + i)),
+                }
+            }
+            b
+        };
+        let mut mixed = String::new();
+        for i in 0..40 {
+            mixed.push_str(&line(1 + (i % 3) as u32, 1000 + i));
+        }
+        mixed.push_str("{bad\n");
+        for with_mixed in [false, true] {
+            let mut texts = vec![ordered(0, 1), ordered(100, 1), ordered(200, 2)];
+            if with_mixed {
+                texts.insert(1, mixed.clone());
+            }
+            let blocks: Vec<(Vec<u8>, u64)> = texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.clone().into_bytes(), 10 * i as u64))
+                .collect();
+            let first_lines: Vec<u64> = (0..blocks.len() as u64).map(|i| 1 + 100 * i).collect();
+            let (got, buffers) = submit_group(Stream::Cuj, blocks.clone()).finish(&first_lines);
+            assert_eq!(
+                buffers.len(),
+                blocks.len(),
+                "the buffers come back for reuse"
+            );
+            let alone: Vec<Decoded> = blocks
+                .iter()
+                .zip(&first_lines)
+                .map(|((data, start), &first)| decode_lines(Stream::Cuj, data, *start, first))
+                .collect();
+            for (g, a) in got.iter().zip(&alone) {
+                assert_eq!((g.lines, g.rows), (a.lines, a.rows));
+                assert_eq!(g.rejected, a.rejected);
+                assert_eq!(g.drift, a.drift);
+            }
+            assert!(
+                got[1..].iter().all(|d| d.batches.is_empty()),
+                "rows come in the first"
+            );
+            // Each day's ids, in file order, as the blocks decoded alone give them.
+            let ids = |parts: Vec<&(i32, RecordBatch)>| {
+                let mut days: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+                for (day, b) in parts {
+                    let col = b.column_by_name("cuj_id").expect("cuj_id");
+                    let col = (col.as_any().downcast_ref::<arrow::array::StringArray>())
+                        .expect("a text column");
+                    let v = days.entry(*day).or_default();
+                    v.extend((0..b.num_rows()).map(|r| col.value(r).to_string()));
+                }
+                days
+            };
+            let want = ids(alone.iter().flat_map(|d| &d.batches).collect());
+            assert_eq!(ids(got.iter().flat_map(|d| &d.batches).collect()), want);
+        }
     }
 
     /// A merged chunk's lines come grouped by day, each day's in file order, lines with no day

@@ -18,7 +18,9 @@ use crate::notice;
 
 use super::catalog::{Catalog, SourceState};
 use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_all_staged, publish_staged};
-use super::decode::{Decoded, InFlight, overlong, submit};
+use super::decode::{
+    Decoded, GROUP_BYTES, GroupInFlight, InFlight, overlong, submit, submit_group,
+};
 use super::drift::{self, DriftKey};
 use super::fault;
 use super::heap;
@@ -206,19 +208,19 @@ pub fn ingest_with(
             read_cap: usize::try_from(to_read / 64).unwrap_or(usize::MAX),
             tail_seconds: 0.0,
         };
-        let mut tails = VecDeque::new();
+        let mut queue = Queue::default();
         let decoded = sources
             .iter()
             .try_for_each(|src| {
                 let t = Instant::now();
-                let r = run.ingest_source(src, &mut tails);
+                let r = run.ingest_source(src, &mut queue);
                 // Less the waits for earlier sources' last blocks, counted under their streams.
                 let spent = t.elapsed().as_secs_f64() - std::mem::take(&mut run.tail_seconds);
                 let st = run.report.streams.entry(src.stream).or_default();
                 st.seconds += spent;
                 r
             })
-            .and_then(|()| run.finish_tails(&mut tails, 0))
+            .and_then(|()| run.drain(&mut queue))
             .and_then(|()| run.flush());
         let mut report = run.report;
         drop(run.tx);
@@ -410,12 +412,61 @@ const QUEUED_BYTES: usize = 4 << 20;
 /// events in 36 files 0.58 → 0.54 s (medians of 7, store on tmpfs), of 10M 4.88 → 4.57 s.
 /// Behind a source of one block (a chunk: one task on the pool), up to [`QUEUED_BYTES`] of them
 /// wait, oldest first, so that many small sources keep every core busy too (5,520 files of
-/// 1,000 lines: 0.97x the wall time, 4/4 pairs).
-struct Tail<'s> {
+/// 1,000 lines: 0.97x the wall time, 4/4 pairs). Small sources' blocks are decoded in groups
+/// ([`Gathered`]).
+enum Tail<'s> {
+    /// A source's last block.
+    Last {
+        src: &'s SourceFile,
+        key: String,
+        done: Submitted,
+        at: Cursor,
+    },
+    /// Blocks of small sources decoded as one task.
+    Group {
+        members: Vec<Member<'s>>,
+        job: GroupInFlight,
+        /// The blocks' bytes.
+        len: usize,
+    },
+}
+
+impl Tail<'_> {
+    /// Bytes of input in flight.
+    fn len(&self) -> usize {
+        match self {
+            Tail::Last { done, .. } => done.len,
+            Tail::Group { len, .. } => *len,
+        }
+    }
+}
+
+/// A small source whose one block of lines is gathered to be decoded with others ([`Gathered`]).
+struct Member<'s> {
     src: &'s SourceFile,
     key: String,
-    done: Submitted,
     at: Cursor,
+    /// File offset just past the block.
+    end: u64,
+}
+
+/// Blocks of small sources (one read each, see [`FIRST_READ`]) of one stream, gathered until
+/// they hold [`GROUP_BYTES`] and then decoded as one task ([`submit_group`]); all their rows go
+/// into one commit, with their ledger ranges.
+#[derive(Default)]
+struct Gathered<'s> {
+    members: Vec<Member<'s>>,
+    /// Each member's block and the file offset of its first byte.
+    blocks: Vec<(Vec<u8>, u64)>,
+    bytes: usize,
+}
+
+/// Where decoding stands between sources: earlier sources' last blocks in flight, oldest
+/// first, and small sources' blocks gathered by stream.
+#[derive(Default)]
+struct Queue<'s> {
+    tails: VecDeque<Tail<'s>>,
+    gathered: BTreeMap<Stream, Gathered<'s>>,
 }
 
 /// The writing side of a run: Parquet and quarantine files, then the commit.
@@ -437,14 +488,10 @@ fn trim_limit(budget: usize) -> u64 {
 }
 
 impl Run<'_> {
-    /// Decodes what is new in `src`. Earlier sources' last blocks (`tails`) are finished, oldest
-    /// first, as this source's blocks are submitted; this source's own last block is left in
-    /// `tails`.
-    fn ingest_source<'s>(
-        &mut self,
-        src: &'s SourceFile,
-        tails: &mut VecDeque<Tail<'s>>,
-    ) -> Result<()> {
+    /// Decodes what is new in `src`. Earlier sources' last blocks (`queue.tails`) are finished,
+    /// oldest first, as this source's blocks are submitted; this source's own last block is left
+    /// in the queue, or gathered with other small sources' there.
+    fn ingest_source<'s>(&mut self, src: &'s SourceFile, queue: &mut Queue<'s>) -> Result<()> {
         let key = self.layout.source_key(&src.path);
         let size = match std::fs::metadata(&src.path) {
             Ok(m) => m.len(),
@@ -483,11 +530,23 @@ impl Run<'_> {
             // handed the block, joined) cost more than the read, and left this thread waiting
             // between sources (10,000 files of 100 lines: 1.67 s against 0.76 s for the same
             // lines in one file, 1.35 cores busy).
-            let blocks = std::iter::from_fn(|| reader.next_block().transpose());
-            self.consume(src, key, blocks, at, tails, QUEUED_BYTES, &give_back)?;
+            let mut blocks = Vec::new();
+            let read = std::iter::from_fn(|| reader.next_block().transpose())
+                .try_for_each(|b| b.map(|b| blocks.push(b)));
+            if let (Ok(()), [Block::Lines { .. }]) = (&read, blocks.as_slice())
+                && let Some(Block::Lines { data, start }) = blocks.pop()
+            {
+                self.buffers.extend(reader.into_buffers());
+                return self.gather(src, key, at, (data, start), queue);
+            }
+            let blocks = blocks.into_iter().map(Ok).chain(read.err().map(Err));
+            self.consume(src, key, blocks, at, queue, QUEUED_BYTES, &give_back)?;
             self.buffers.extend(reader.into_buffers());
             return Ok(());
         }
+        // Small sources' blocks gathered so far are decoded beside this source's first blocks,
+        // not after its last.
+        self.submit_all_gathered(queue)?;
         // The next block is read while this one is decoded (one block ahead, bounded memory).
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Block>>(1);
         std::thread::scope(|scope| {
@@ -506,7 +565,7 @@ impl Run<'_> {
                 }
                 reader
             });
-            let consumed = self.consume(src, key, rx, at, tails, 0, &give_back);
+            let consumed = self.consume(src, key, rx, at, queue, 0, &give_back);
             if let Ok(reader) = read.join() {
                 self.buffers.extend(reader.into_buffers());
             }
@@ -514,7 +573,7 @@ impl Run<'_> {
         })
     }
 
-    /// Decodes a source's blocks as they come; its last block is left in `tails`. Earlier
+    /// Decodes a source's blocks as they come; its last block is left in `queue`. Earlier
     /// sources' blocks are finished as each block is submitted, until those left and the block
     /// hold at most `queue` bytes.
     #[allow(clippy::too_many_arguments)]
@@ -524,8 +583,8 @@ impl Run<'_> {
         key: String,
         blocks: impl IntoIterator<Item = Result<Block>>,
         mut at: Cursor,
-        tails: &mut VecDeque<Tail<'s>>,
-        queue: usize,
+        queue: &mut Queue<'s>,
+        room: usize,
         give_back: &std::sync::mpsc::Sender<Vec<u8>>,
     ) -> Result<()> {
         // Block n + 1 is submitted before block n is waited for (see `decode::submit`).
@@ -534,7 +593,7 @@ impl Run<'_> {
             let next = match block {
                 Ok(block) => Submitted::new(src.stream, block),
                 Err(e) => {
-                    self.finish_tails(tails, 0)?;
+                    self.finish_tails(&mut queue.tails, 0)?;
                     if let Some(done) = in_flight.take() {
                         self.decoded(src, &key, done, &mut at, give_back)?;
                     }
@@ -542,45 +601,121 @@ impl Run<'_> {
                 }
             };
             // Earlier sources' last blocks, once this one's block is on the pool.
-            self.finish_tails(tails, queue.saturating_sub(next.len))?;
+            self.finish_tails(&mut queue.tails, room.saturating_sub(next.len))?;
             if let Some(done) = in_flight.replace(next) {
                 self.decoded(src, &key, done, &mut at, give_back)?;
             }
         }
         if let Some(done) = in_flight.take() {
-            tails.push_back(Tail { src, key, done, at });
+            queue.tails.push_back(Tail::Last { src, key, done, at });
         }
         Ok(())
+    }
+
+    /// Gathers a small source's one block of lines (and the file offset of its first byte) to be
+    /// decoded with others of its stream, as one task once they hold [`GROUP_BYTES`].
+    fn gather<'s>(
+        &mut self,
+        src: &'s SourceFile,
+        key: String,
+        at: Cursor,
+        (data, start): (Vec<u8>, u64),
+        queue: &mut Queue<'s>,
+    ) -> Result<()> {
+        let g = queue.gathered.entry(src.stream).or_default();
+        g.bytes += data.len();
+        let end = start + data.len() as u64;
+        g.members.push(Member { src, key, at, end });
+        g.blocks.push((data, start));
+        if g.bytes >= GROUP_BYTES {
+            self.submit_gathered(src.stream, queue)?;
+        }
+        Ok(())
+    }
+
+    /// Starts decoding the blocks gathered of `stream`, then finishes the oldest tails until those
+    /// in flight hold at most [`QUEUED_BYTES`].
+    fn submit_gathered(&mut self, stream: Stream, queue: &mut Queue<'_>) -> Result<()> {
+        let Some(g) = queue.gathered.remove(&stream) else {
+            return Ok(());
+        };
+        let job = submit_group(stream, g.blocks);
+        queue.tails.push_back(Tail::Group {
+            members: g.members,
+            job,
+            len: g.bytes,
+        });
+        self.finish_tails(&mut queue.tails, QUEUED_BYTES)
+    }
+
+    /// Starts decoding the blocks gathered of every stream.
+    fn submit_all_gathered(&mut self, queue: &mut Queue<'_>) -> Result<()> {
+        let streams: Vec<Stream> = queue.gathered.keys().copied().collect();
+        for stream in streams {
+            self.submit_gathered(stream, queue)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes everything gathered and waits for everything in flight.
+    fn drain(&mut self, queue: &mut Queue<'_>) -> Result<()> {
+        self.submit_all_gathered(queue)?;
+        self.finish_tails(&mut queue.tails, 0)
     }
 
     /// Waits for the oldest sources' last blocks ([`Tail`]) and adds them, until those left
     /// hold at most `room` bytes.
     fn finish_tails(&mut self, tails: &mut VecDeque<Tail<'_>>, room: usize) -> Result<()> {
-        let mut queued: usize = tails.iter().map(|t| t.done.len).sum();
+        let mut queued: usize = tails.iter().map(Tail::len).sum();
         while queued > room {
             let Some(t) = tails.pop_front() else {
                 break;
             };
-            queued -= t.done.len;
+            queued -= t.len();
             self.finish_tail(t)?;
         }
         Ok(())
     }
 
-    /// Waits for a source's last block and adds it.
-    fn finish_tail(&mut self, mut t: Tail<'_>) -> Result<()> {
+    /// Waits for a source's last block, or a group of small sources' blocks, and adds it.
+    fn finish_tail(&mut self, t: Tail<'_>) -> Result<()> {
         let started = Instant::now();
-        let (give_back, returned) = std::sync::mpsc::channel();
-        self.decoded(t.src, &t.key, t.done, &mut t.at, &give_back)?;
-        self.buffers.extend(returned.try_iter());
+        let stream = match t {
+            Tail::Last {
+                src,
+                key,
+                done,
+                mut at,
+            } => {
+                let (give_back, returned) = std::sync::mpsc::channel();
+                self.decoded(src, &key, done, &mut at, &give_back)?;
+                self.buffers.extend(returned.try_iter());
+                src.stream
+            }
+            Tail::Group { members, job, .. } => {
+                let first_lines: Vec<u64> = members.iter().map(|m| m.at.lines + 1).collect();
+                let (results, buffers) = job.finish(&first_lines);
+                self.buffers.extend(buffers);
+                let stream = members.first().map(|m| m.src.stream);
+                // Every member before a flush: the group's rows are in its first result.
+                for (mut m, decoded) in members.into_iter().zip(results) {
+                    self.accept(m.src, &m.key, decoded, m.end, &mut m.at)?;
+                }
+                self.flush_if_full()?;
+                match stream {
+                    Some(stream) => stream,
+                    None => return Ok(()),
+                }
+            }
+        };
         let spent = started.elapsed().as_secs_f64();
         self.tail_seconds += spent;
-        self.report.streams.entry(t.src.stream).or_default().seconds += spent;
+        self.report.streams.entry(stream).or_default().seconds += spent;
         Ok(())
     }
 
-    /// Waits for a submitted block and adds its rows, rejected lines and ledger range; flushes
-    /// when the memory budget is reached.
+    /// Waits for a submitted block and adds it ([`Self::accept`]); flushes when the memory budget
+    /// is reached.
     fn decoded(
         &mut self,
         src: &SourceFile,
@@ -601,6 +736,20 @@ impl Run<'_> {
                 ..Decoded::default()
             },
         };
+        self.accept(src, key, decoded, done.end, at)?;
+        self.flush_if_full()
+    }
+
+    /// Adds a decoded block's rows, rejected lines and ledger range (up to `end`, the file offset
+    /// just past it) to what is pending.
+    fn accept(
+        &mut self,
+        src: &SourceFile,
+        key: &str,
+        decoded: Decoded,
+        end: u64,
+        at: &mut Cursor,
+    ) -> Result<()> {
         fault::point("decoded");
         let stats = self.report.streams.entry(src.stream).or_default();
         if !at.touched {
@@ -611,14 +760,18 @@ impl Run<'_> {
         stats.lines += decoded.lines;
         stats.rows += decoded.rows;
         stats.quarantined += decoded.rejected.len() as u64;
-        stats.bytes_in += done.end - at.offset;
+        stats.bytes_in += end - at.offset;
         if let Some(p) = &self.opts.progress {
-            p.done.fetch_add(done.end - at.offset, Ordering::Relaxed);
+            p.done.fetch_add(end - at.offset, Ordering::Relaxed);
         }
         let from = (at.offset, at.lines);
-        at.offset = done.end;
+        at.offset = end;
         at.lines += decoded.lines;
-        self.add(src, key, decoded, from, at.offset, at.lines)?;
+        self.add(src, key, decoded, from, at.offset, at.lines)
+    }
+
+    /// Hands what is pending to the flusher once it holds the memory of a flush ([`flush_threshold`]).
+    fn flush_if_full(&mut self) -> Result<()> {
         if self.pending.mem >= self.flush_at {
             self.flush()?;
         }
