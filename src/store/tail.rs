@@ -16,10 +16,15 @@ pub fn fingerprint(path: &Path, len: u64) -> Result<Option<u64>> {
     let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let mut buf = vec![0u8; len as usize];
     match f.read_exact(&mut buf) {
-        Ok(()) => Ok(Some(xxhash_rust::xxh3::xxh3_64(&buf))),
+        Ok(()) => Ok(Some(fingerprint_of(&buf))),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
         Err(e) => Err(Error::io("read", path, e)),
     }
+}
+
+/// The [`fingerprint`] of a file's first `head.len()` bytes, from those bytes in memory.
+pub fn fingerprint_of(head: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(head)
 }
 
 /// What [`TailReader::next_block`] yields.
