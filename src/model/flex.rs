@@ -314,7 +314,7 @@ pub fn minify_json(text: &str) -> Cow<'_, str> {
                 };
                 // `end` follows a quote or ends the text: a char boundary.
                 match unicode {
-                    true => push_decoding_non_ascii(&mut out, &text[i..end]),
+                    true => _ = push_decoding_non_ascii(&mut out, &text[i..end]),
                     false => out.push_str(&text[i..end]),
                 }
                 i = end;
@@ -334,27 +334,33 @@ pub fn minify_json(text: &str) -> Cow<'_, str> {
 
 /// Appends JSON string text (quotes and escapes as written) with each `\u` escape of a character
 /// outside ASCII (a surrogate pair joined) written as the character; an escape of an ASCII
-/// character, or of half a surrogate pair alone, stays as written.
-pub(crate) fn push_decoding_non_ascii(out: &mut String, raw: &str) {
+/// character, or of half a surrogate pair alone, stays as written. Returns whether one did.
+pub(crate) fn push_decoding_non_ascii(out: &mut String, raw: &str) -> bool {
     let b = raw.as_bytes();
     let (mut from, mut at) = (0, 0);
+    let mut kept = false;
     while let Some(k) = memchr::memchr(b'\\', &b[at..]) {
         let k = at + k;
         at = k + 2; // past the escaped byte (`\\u0041` is a backslash, then `u0041`)
         if b.get(k + 1) != Some(&b'u') {
+            kept = true;
             continue;
         }
         let decoded = super::scan::unicode_escape(b, k)
             .filter(|&(c, _)| c >= 0x80)
             .and_then(|(c, used)| Some((char::from_u32(c)?, used)));
-        if let Some((c, used)) = decoded {
-            out.push_str(&raw[from..k]);
-            out.push(c);
-            from = k + used;
-            at = from;
+        match decoded {
+            Some((c, used)) => {
+                out.push_str(&raw[from..k]);
+                out.push(c);
+                from = k + used;
+                at = from;
+            }
+            None => kept = true,
         }
     }
     out.push_str(&raw[from..]);
+    kept
 }
 
 #[cfg(test)]

@@ -119,9 +119,21 @@ fn may_hold_secret(text: &str) -> bool {
     pair_starts(b, |i| trigger_at(&b[i..]))
 }
 
+/// [`may_hold_secret`], with `\u` not counted as a trigger.
+fn may_hold_secret_but_u(text: &str) -> bool {
+    let b = text.as_bytes();
+    pair_starts(b, |i| trigger_at_but(&b[i..], 1 << U_ESCAPE))
+}
+
 /// True when `rest` starts with a trigger, ignoring ASCII case.
 fn trigger_at(rest: &[u8]) -> bool {
-    let mut candidates = rest.first().map_or(0, |&c| TRIGGERS_BY_FIRST[c as usize]);
+    trigger_at_but(rest, 0)
+}
+
+/// [`trigger_at`], the triggers of the bits of `but` (as in [`trigger_mask`]) not counted.
+#[inline(always)]
+fn trigger_at_but(rest: &[u8], but: u64) -> bool {
+    let mut candidates = rest.first().map_or(0, |&c| TRIGGERS_BY_FIRST[c as usize]) & !but;
     while candidates != 0 {
         let t = TRIGGERS[candidates.trailing_zeros() as usize].as_bytes();
         candidates &= candidates - 1;
@@ -619,12 +631,25 @@ enum Outline<'a> {
 /// at: keys, which repeat from event to event (every `metadata` object has the same few),
 /// through a per-thread cache of keys without a trigger; values by [`value_may_change`].
 ///
+/// Most objects hold no trigger at all (~80 % of `params` and `metadata` of high cardinality):
+/// one search of the whole text, sixteen bytes at a time, clears them, and then no string is
+/// searched on its own (~4 % fewer instructions ingesting such objects, callgrind). A trigger
+/// is ASCII and holds neither a quote nor white space, so it lies inside one string, whose text
+/// as written holds it. Not so behind an escape: a key with one, or a value whose escapes are
+/// not all of characters outside ASCII, is still searched on its own. The search leaves out
+/// `\u`, which Python's `json.dumps` writes for every character outside ASCII: what such an
+/// escape stands for can neither be nor make a trigger.
+///
 /// The copy is made only once there is something to leave out (white space) or to decode (a
 /// `\u` escape of a character outside ASCII), and then in runs between such places. The outline
 /// and [`minify_json`](super::flex::minify_json) were two passes: with Python's `json.dumps`
 /// text (spaced, `\u` escapes) the two took ~10 % more of ingest than this one.
 fn compact_clean(text: &str) -> Outline<'_> {
     let b = text.as_bytes();
+    // Whether the text holds no trigger (see above). A short text is not searched whole: it
+    // is mostly numbers (`{"memory_delta_mb":6.42,"cpu_user_ms":1781}`) under keys that the
+    // cache clears, and the search cost more than it saved there (+1 % on the tools shape).
+    let plain = b.len() >= WHOLE_SEARCH_BYTES && !may_hold_secret_but_u(text);
     // The compact text of `b[..from]`, once it differs from the text.
     let mut out: Option<String> = None;
     let mut from = 0;
@@ -632,32 +657,36 @@ fn compact_clean(text: &str) -> Outline<'_> {
     while i < b.len() {
         match b[i] {
             b'"' => {
-                let Some(end) = super::scan::string(b, i, true) else {
+                // The scan says whether the string holds an escape: the many that hold none
+                // are not searched for one again.
+                let Some((end, escaped)) = super::scan::string_scan(b, i, true) else {
                     return Outline::Unsure;
                 };
                 let inner = &text[i + 1..end - 1];
                 if b.get(super::scan::ws(b, end)) == Some(&b':') {
-                    if key_may_hold_secret(inner) {
+                    if (escaped || !plain) && key_may_hold_secret(inner) {
                         return Outline::MayChange;
                     }
-                } else if inner.contains("\\u") {
+                    i = end;
+                    continue;
+                }
+                if escaped && inner.contains("\\u") {
                     // Decoded (escapes of characters outside ASCII written as the characters),
                     // the value is judged by what it then reads: triggers are ASCII, so those
                     // characters can neither be nor make one.
                     let out = out.get_or_insert_with(|| String::with_capacity(b.len()));
                     out.push_str(&text[from..i]);
                     let at = out.len();
-                    push_decoding_non_ascii(out, &text[i..end]);
-                    let decoded = &out[at + 1..out.len() - 1];
-                    let changes = match decoded.contains('\\') {
-                        false => value_may_change(decoded),
+                    let kept_escape = push_decoding_non_ascii(out, &text[i..end]);
+                    let changes = match kept_escape {
+                        false => !plain && value_may_change(&out[at + 1..out.len() - 1]),
                         true => value_may_change(inner),
                     };
                     if changes {
                         return Outline::MayChange;
                     }
                     from = end;
-                } else if value_may_change(inner) {
+                } else if (!plain || escaped) && value_may_change(inner) {
                     return Outline::MayChange;
                 }
                 i = end;
@@ -689,6 +718,9 @@ fn compact_clean(text: &str) -> Outline<'_> {
         }
     })
 }
+
+/// Texts this long and longer are searched for triggers whole by [`compact_clean`].
+const WHOLE_SEARCH_BYTES: usize = 64;
 
 /// Whether [`sanitize_text`] may change the JSON string whose body (between the quotes) is
 /// `inner`: it holds a trigger, and either an escape (the text is not what it reads) or the
@@ -835,18 +867,18 @@ fn sanitize_json_stream(text: &str) -> Option<String> {
                         Cow::Borrowed(inner)
                     };
                     redact_next = may_hold_secret(&key) && is_secret_key(&key);
-                    push_decoding_non_ascii(&mut out, raw);
+                    _ = push_decoding_non_ascii(&mut out, raw);
                 } else if redact_next {
                     out.push_str(if inner.is_empty() { raw } else { REDACTED_JSON });
                     redact_next = false;
                 } else if may_hold_secret(inner) {
                     let s: String = serde_json::from_str(raw).ok()?;
                     match sanitize_text(&s) {
-                        Cow::Borrowed(_) => push_decoding_non_ascii(&mut out, raw),
+                        Cow::Borrowed(_) => _ = push_decoding_non_ascii(&mut out, raw),
                         Cow::Owned(clean) => out.push_str(&Value::String(clean).to_string()),
                     }
                 } else {
-                    push_decoding_non_ascii(&mut out, raw);
+                    _ = push_decoding_non_ascii(&mut out, raw);
                 }
                 i = end;
             }
@@ -1177,6 +1209,14 @@ mod tests {
         // A trigger made of escapes of ASCII characters, or next to escapes outside it.
         let made = r#"{"u":"see http:\/\/u:p4ss@host\u00e9"}"#;
         assert!(matches!(compact_clean(made), Outline::MayChange));
+        // The whole text holds no trigger as written: each escaped key and value is searched.
+        let key = r#"{"a": 1, "p\u0061ssword": "hunter2"}"#;
+        assert_eq!(
+            sanitize_json(key),
+            r#"{"a":1,"p\u0061ssword":"[REDACTED]"}"#
+        );
+        let value = r#"{"a": "\u00e9", "h": "Be\u0061rer abcdefghijklmnop"}"#;
+        assert_eq!(sanitize_json(value), r#"{"a":"é","h":"Bearer [REDACTED]"}"#);
         let beside = r#"{"q":"\u00e9 sk-abcdefghijklmnopqrstuvwxyz123456"}"#;
         assert_eq!(sanitize_json(beside), r#"{"q":"é [REDACTED]"}"#);
         assert!(escapes_outside_ascii(r"caf\u00e9\ud83d\ude00"));
@@ -1205,10 +1245,14 @@ mod tests {
             "é",
             "ok",
             "http://u:p@h",
+            "http:\\/\\/u:p@h",
             "\\u0041",
             "caf\\u00e9\\u65e0",
             "\\u0073k-12ab",
             "api\\u005fkey",
+            "p\\u0061ssword",
+            "to\\u006Ben=1",
+            "tok\\u00e9n",
             "bearer",
             "[REDACTED].x",
             "-----BEGIN",

@@ -100,7 +100,7 @@ pub(crate) fn string(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
 
 /// [`string`], and whether the string held an escape.
 #[inline(always)]
-fn string_scan(b: &[u8], i: usize, escapes: bool) -> Option<(usize, bool)> {
+pub(crate) fn string_scan(b: &[u8], i: usize, escapes: bool) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
@@ -148,9 +148,37 @@ pub(crate) fn unicode_escape(b: &[u8], k: usize) -> Option<(u32, usize)> {
 }
 
 /// The value of the four hex digits at `b[at..]`; `None` when they are not four hex digits.
+#[inline]
 pub(crate) fn hex4(b: &[u8], at: usize) -> Option<u32> {
-    (b.get(at..at + 4)?.iter()).try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
+    // A table lookup per digit, checked once for all four: `char::to_digit` per digit (its
+    // branches) was most of the cost of Python's `json.dumps` text, which escapes every
+    // character outside ASCII.
+    let d = b.get(at..at + 4)?;
+    let (w, x, y, z) = (
+        HEX[d[0] as usize],
+        HEX[d[1] as usize],
+        HEX[d[2] as usize],
+        HEX[d[3] as usize],
+    );
+    ((w | x | y | z) < 16)
+        .then_some((w as u32) << 12 | (x as u32) << 8 | (y as u32) << 4 | z as u32)
 }
+
+/// The value of each byte as a hex digit, or 16 and above when it is not one.
+static HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b @ b'0'..=b'9' => b - b'0',
+            b @ b'a'..=b'f' => b - b'a' + 10,
+            b @ b'A'..=b'F' => b - b'A' + 10,
+            _ => 0xff,
+        };
+        c += 1;
+    }
+    t
+};
 
 /// The first `\` in the body of a string already validated as JSON (where no raw `"` or control
 /// character can occur): an inline search, cheaper than a `memchr` call for these short texts.
@@ -504,6 +532,24 @@ mod tests {
         let f = object(line).expect("escapes of whole characters");
         assert_eq!(f[0].1, r#""caf\u00e9 \u65e0\u6cd5 \ud83d\ude00""#);
         agrees_cut_or_corrupted(line, b"\"\\ud80Fg ");
+    }
+
+    /// Every byte at every place of four: `hex4` reads hex digits of either case, and only them.
+    #[test]
+    fn hex4_reads_four_hex_digits_and_nothing_else() {
+        let reference = |d: &[u8]| -> Option<u32> {
+            d.iter()
+                .try_fold(0u32, |n, &c| Some(n * 16 + (c as char).to_digit(16)?))
+        };
+        for at in 0..4 {
+            for c in 0..=255u8 {
+                let mut d = *b"a1F0";
+                d[at] = c;
+                assert_eq!(hex4(&d, 0), reference(&d), "{d:?}");
+            }
+        }
+        assert_eq!(hex4(b"\\u00e9", 2), Some(0xe9));
+        assert_eq!(hex4(b"\\u00e", 2), None);
     }
 
     #[test]
