@@ -45,6 +45,9 @@ const TRIGGERS: &[&str] = &[
     "credential",
     "cookie",
     "\\u",
+    // An escaped slash: JSON may write `://` as `:\/\/` (PHP's `json_encode` does), which hid
+    // the credentials of a URL in a JSON field from the search for `://`.
+    "\\/",
     "[redacted].",
 ];
 
@@ -220,9 +223,9 @@ mod pair_scan {
 
     use super::{TRIGGERS, starts_with_pair};
 
-    /// A trigger's bucket: by its first byte, in 0..7; the one trigger of two bytes (`\u`,
-    /// whose third byte may be anything) has bucket 7 to itself, so that it lets no other
-    /// trigger's candidates through on any third byte.
+    /// A trigger's bucket: by its first byte, in 0..7; the triggers of two bytes (`\u` and
+    /// `\/`, whose third byte may be anything) have bucket 7 to themselves, so that they let no
+    /// other trigger's candidates through on any third byte.
     const fn bucket(trigger: &[u8]) -> u8 {
         if trigger.len() < 3 {
             7
@@ -1217,6 +1220,13 @@ mod tests {
         );
         let value = r#"{"a": "\u00e9", "h": "Be\u0061rer abcdefghijklmnop"}"#;
         assert_eq!(sanitize_json(value), r#"{"a":"é","h":"Bearer [REDACTED]"}"#);
+        // Slashes escaped, as PHP's `json_encode` writes them: `://` hidden as written.
+        let url = r#"{"a": "x", "u": "see http:\/\/me:p4ssw0rd@host\/x"}"#;
+        assert!(matches!(compact_clean(url), Outline::MayChange));
+        assert_eq!(
+            sanitize_json(url),
+            r#"{"a":"x","u":"see http://[REDACTED]@host/x"}"#
+        );
         let beside = r#"{"q":"\u00e9 sk-abcdefghijklmnopqrstuvwxyz123456"}"#;
         assert_eq!(sanitize_json(beside), r#"{"q":"é [REDACTED]"}"#);
         assert!(escapes_outside_ascii(r"caf\u00e9\ud83d\ude00"));
