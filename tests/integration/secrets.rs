@@ -203,6 +203,13 @@ fn no_secret_reaches_parquet_and_look_alikes_survive() {
             writeln!(f, "{}", serde_json::json!({"timestamp": 1795849434128u64, "provider": "anthropic", "success": false, "latency_ms": 5, "error": value, "metadata": {}})).unwrap();
         }
     }
+    // A URL as PHP's `json_encode` writes it, slashes escaped: `://` is not in the text as
+    // written (serde_json, which writes the lines above, never escapes a slash).
+    writeln!(
+        f,
+        r#"{{"timestamp":1795849434128,"provider":"anthropic","success":false,"latency_ms":5,"error":"x","metadata":{{"endpoint":"https:\/\/svc:Esc4pedPw@api.example\/v1"}}}}"#
+    )
+    .unwrap();
     drop(f);
     env.run_ok(
         &["ingest", "--source", env.path("ctx").to_str().unwrap()],
@@ -211,6 +218,15 @@ fn no_secret_reaches_parquet_and_look_alikes_survive() {
 
     let stored = all_strings(&env.root());
     assert!(stored.len() > 100);
+    assert!(
+        !stored.iter().any(|s| s.contains("Esc4pedPw")),
+        "escaped URL credentials stored"
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|s| s.contains("https://[REDACTED]@api.example/v1"))
+    );
     for (field, value) in &corpus {
         let n = needle(value);
         assert!(n.len() >= 4, "needle {n:?}");
