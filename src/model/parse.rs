@@ -269,6 +269,7 @@ fn normalize<'a>(
         ..Normalized::default()
     };
     let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
+    let mut ts_plain: Option<i64> = None;
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
     let mut metadata: Option<Flex<'a>> = None;
     // Looked up once per line: its `OnceLock` check was in the loop, once per key.
@@ -296,6 +297,15 @@ fn normalize<'a>(
         {
             continue;
         }
+        if let Some(Known::Ts(0)) = known {
+            // `timestamp` comes first of the three keys: an ISO time it holds without escapes
+            // is the event's time, read here without the `Flex` that `timestamp` takes.
+            ts_plain = plain_iso_ms(value, may_escape);
+            if ts_plain.is_some() {
+                ts_candidates[0] = None;
+                continue;
+            }
+        }
         let flex = Flex::from_scanned(value, may_escape);
         match known {
             Some(Known::Ts(i)) => ts_candidates[i as usize] = Some(flex),
@@ -320,7 +330,10 @@ fn normalize<'a>(
             None => extra.push((key, value)),
         }
     }
-    n.ts = timestamp(ts_candidates)?;
+    n.ts = match ts_plain {
+        Some(ms) => ms,
+        None => timestamp(ts_candidates)?,
+    };
     n.metadata = match metadata {
         None | Some(Flex::Null) => Cow::Borrowed("{}"),
         Some(f) => json_text("metadata", f)?,
@@ -500,6 +513,19 @@ fn apply_defaults(stream: Stream, n: &mut Normalized<'_>) -> Result<(), ParseErr
     Ok(())
 }
 
+/// The milliseconds of `value`, a raw JSON value, when it is a string without escapes that
+/// [`timestamp`] would take as an ISO-8601 time; `None` sends it through [`timestamp`].
+#[inline]
+fn plain_iso_ms(value: &str, may_escape: bool) -> Option<i64> {
+    if may_escape || !value.starts_with('"') {
+        return None;
+    }
+    parse_iso_ms(&value[1..value.len() - 1]).filter(|ms| TIME_RANGE.contains(ms))
+}
+
+/// The times an event may have, in epoch milliseconds: the years 1900 to 9999.
+const TIME_RANGE: std::ops::Range<i64> = -2_208_988_800_000..253_402_300_800_000;
+
 fn timestamp(candidates: [Option<Flex<'_>>; 3]) -> Result<i64, ParseError> {
     let mut seen = None;
     for c in candidates.into_iter().flatten() {
@@ -514,7 +540,7 @@ fn timestamp(candidates: [Option<Flex<'_>>; 3]) -> Result<i64, ParseError> {
                 .or_else(|| s.parse::<f64>().ok().and_then(epoch_ms_f64)),
             _ => None,
         };
-        if let Some(ms) = ms.filter(|ms| (-2_208_988_800_000..253_402_300_800_000).contains(ms)) {
+        if let Some(ms) = ms.filter(|ms| TIME_RANGE.contains(ms)) {
             return Ok(ms);
         }
         seen.get_or_insert(c);
@@ -929,6 +955,54 @@ mod tests {
         // A string with escapes is never taken as written.
         let mut n = Normalized::default();
         assert!(!set_plain(&mut n, Col::Skill, r#""a\u0062""#, true));
+    }
+
+    /// A `timestamp` read as written (an ISO time without escapes) is the time [`timestamp`]
+    /// reads from the same value; any other value is left to it. And a repeated `timestamp`
+    /// key is the last one's, whichever of the two paths each takes.
+    #[test]
+    fn timestamps_read_as_written_agree_with_the_conversion() {
+        let values = [
+            r#""2026-11-23T00:00:00.169Z""#,
+            r#""2026-11-23T01:02:03+05:30""#,
+            r#""2026-11-23 01:02:03.5""#,
+            r#""2026-11-23T01:02:03""#,
+            r#""0001-01-01T00:00:00Z""#,
+            r#""1899-12-31T23:59:59.999Z""#,
+            r#""9999-12-31T23:59:59.999Z""#,
+            r#""1795849434""#,
+            r#""1795849434.128""#,
+            r#""yesterday""#,
+            r#""""#,
+            r#""2026-11-23T00:00:00\u002e169Z""#,
+            "1795849434128",
+            "null",
+            "true",
+        ];
+        let mut taken = 0;
+        for value in values {
+            let may_escape = value.contains('\\');
+            let full = timestamp([Some(Flex::from_scanned(value, may_escape)), None, None]).ok();
+            if let Some(ms) = plain_iso_ms(value, may_escape) {
+                taken += 1;
+                assert_eq!(Some(ms), full, "{value}");
+            }
+        }
+        assert!(taken >= 4, "only {taken} timestamps read as written");
+        // Out of range is not taken: the other keys may still hold the time.
+        assert_eq!(plain_iso_ms(r#""0001-01-01T00:00:00Z""#, false), None);
+        let line = |a: &str, b: &str| {
+            format!(
+                r#"{{"timestamp":{a},"ts":1795849434,"timestamp":{b},"cuj_id":"C","success":true}}"#
+            )
+        };
+        let iso = r#""2026-11-23T00:00:00.169Z""#;
+        assert_eq!(ok(Stream::Cuj, &line("null", iso)).ts, 1_795_392_000_169);
+        // The last `timestamp` does not read, so `ts` gives the time.
+        assert_eq!(
+            ok(Stream::Cuj, &line(iso, r#""late""#)).ts,
+            1_795_849_434_000
+        );
     }
 
     #[test]
