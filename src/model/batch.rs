@@ -54,6 +54,23 @@ thread_local! {
     /// shape; ingest 0.95-0.96x the wall time, 11 of 12 pairs).
     static TEXT_SHARE: std::cell::Cell<[[u16; TEXT_COLUMNS_MAX]; 4]> =
         const { std::cell::Cell::new([[0; TEXT_COLUMNS_MAX]; 4]) };
+    /// Bytes of input per row of the last batch of each stream built on this thread for a
+    /// known input size (0: none yet), by which the next one is sized ([`DayBatches::for_input`]).
+    /// A guess of 200 bytes per line was 15 % short for the ~170-byte lines of CUJ runs,
+    /// progress events and provider calls, so every builder of those grew once, copying itself
+    /// into fresh memory (a fifth of the page faults of ingesting 1M events of all streams).
+    static ROW_BYTES: std::cell::Cell<[u32; 4]> = const { std::cell::Cell::new([0; 4]) };
+}
+
+/// Rows to size a batch of `input` bytes of `stream`'s lines for: a row per 200 bytes (event
+/// lines are ~150–600 bytes), or more when the last such batch on this thread had shorter rows
+/// (by its row size, +1/8).
+fn rows_for_input(stream: Stream, input: usize) -> usize {
+    let learned = match ROW_BYTES.with(|r| r.get()[stream as usize]) as usize {
+        0 => 0,
+        bytes => input / bytes * 9 / 8,
+    };
+    (input / 200).max(learned) + 16
 }
 
 impl BatchBuilder {
@@ -171,6 +188,14 @@ impl BatchBuilder {
     pub fn finish(&mut self) -> RecordBatch {
         if self.input > 0 {
             let input = self.input;
+            if let Some(per_row) = input.checked_div(self.rows) {
+                let bytes = u32::try_from(per_row).unwrap_or(u32::MAX).max(1);
+                ROW_BYTES.with(|r| {
+                    let mut all = r.get();
+                    all[self.stream as usize] = bytes;
+                    r.set(all);
+                });
+            }
             TEXT_SHARE.with(|s| {
                 let mut all = s.get();
                 let shares = &mut all[self.stream as usize];
@@ -341,8 +366,7 @@ impl DayBatches {
 
     /// Empty, for `stream`, sized for the rows of `input` bytes of input lines.
     pub fn for_input(stream: Stream, input: usize) -> Self {
-        // Event lines are ~150–600 bytes: enough offsets for most inputs without regrowing.
-        let rows = input / 200 + 16;
+        let rows = rows_for_input(stream, input);
         DayBatches {
             rows: BatchBuilder::sized_for(stream, rows, input),
             days: Vec::with_capacity(rows),
@@ -475,6 +499,37 @@ mod tests {
         };
         let (one, many) = (memory(1), memory(28));
         assert!(many <= 2 * one, "28 days: {many} bytes, one day: {one}");
+    }
+
+    /// After one batch of short lines (shorter than the first guess of 200 bytes a row), the
+    /// next batch of such lines on the thread is sized for all its rows; long lines keep at
+    /// least the first guess.
+    #[test]
+    fn batches_of_short_lines_are_sized_by_the_last_one() {
+        let line = |i: usize| {
+            format!(r#"{{"timestamp":"2026-11-03T10:00:00Z","cuj_id":"C{i}","success":true}}"#)
+        };
+        let lines: Vec<String> = (0..3000).map(line).collect();
+        let input: usize = lines.iter().map(|l| l.len() + 1).sum();
+        assert!(input / lines.len() < 200, "the lines are short");
+        // A thread of its own: the row size is learned per thread.
+        let capacities = std::thread::spawn(move || {
+            let mut capacities = Vec::new();
+            for _ in 0..2 {
+                let mut b = DayBatches::for_input(Stream::Cuj, input);
+                capacities.push(b.rows.texts[0].1.offsets.capacity());
+                for l in &lines {
+                    b.append(&parse_line(Stream::Cuj, l.as_bytes()).unwrap());
+                }
+                assert_eq!(b.finish().0[0].1.num_rows(), 3000);
+            }
+            capacities
+        })
+        .join()
+        .expect("the batch thread panicked");
+        assert!(capacities[0] < 3000, "first guess: {capacities:?}");
+        assert!(capacities[1] > 3000, "learned: {capacities:?}");
+        assert!(rows_for_input(Stream::Skill, 200_000) >= 1000);
     }
 
     /// Rows of interleaved days come out grouped by day, each day's in the order appended.
