@@ -48,7 +48,8 @@ fn hex(n: usize) -> String {
 pub enum Kind {
     /// Garage 2.5: a production server; ignores conditional writes.
     Garage,
-    /// moto: an emulator; honours them.
+    /// moto: an emulator; honours them (atomically only when its requests are serialized,
+    /// as `tests/servers/moto_serial.py` does).
     Moto,
 }
 
@@ -131,9 +132,12 @@ impl S3 {
                 c
             }
             Kind::Moto => {
+                // Serving one request at a time: moto's own server can let two conditional
+                // creates of one key both succeed (see the script).
+                let script =
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/moto_serial.py");
                 let mut c = Command::new("python3");
-                c.args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
-                    .arg(self.port.to_string());
+                c.arg(script).arg(self.port.to_string());
                 c
             }
         };
