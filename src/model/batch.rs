@@ -519,7 +519,7 @@ mod tests {
                 let mut b = DayBatches::for_input(Stream::Cuj, input);
                 capacities.push(b.rows.texts[0].1.offsets.capacity());
                 for l in &lines {
-                    b.append(&parse_line(Stream::Cuj, l.as_bytes()).unwrap());
+                    b.append(&parse_line(Stream::Cuj, l.as_bytes()).expect("a valid line"));
                 }
                 assert_eq!(b.finish().0[0].1.num_rows(), 3000);
             }
