@@ -72,6 +72,57 @@ pub struct Normalized<'a> {
 }
 
 impl Normalized<'_> {
+    /// Empties every field for the next line, as `Normalized::default()` would, but in place:
+    /// the buffers (`params_buf`, `unknown`, `mismatched`) keep their memory from line to line,
+    /// and no 500-byte default is built and copied over the old value per line.
+    fn reset(&mut self) {
+        // Destructured, so that a field added to the struct must be named here.
+        let Normalized {
+            ts,
+            skill,
+            agent,
+            result,
+            run_id,
+            cuj_id,
+            params,
+            params_buf,
+            params_in_buf,
+            duration_ms,
+            cache_hit,
+            success,
+            error,
+            step,
+            status,
+            percentage,
+            message,
+            provider,
+            model,
+            latency_ms,
+            metadata,
+            extra,
+            unknown,
+            mismatched,
+        } = self;
+        *ts = 0;
+        for text in [
+            skill, agent, result, run_id, cuj_id, params, error, status, message, provider, model,
+        ] {
+            *text = None;
+        }
+        params_buf.clear();
+        *params_in_buf = false;
+        for x in [duration_ms, percentage, latency_ms] {
+            *x = None;
+        }
+        *cache_hit = None;
+        *success = None;
+        *step = None;
+        *metadata = Cow::Borrowed("");
+        *extra = None;
+        unknown.clear();
+        mismatched.clear();
+    }
+
     /// The parameters as canonical JSON text (skill stream).
     pub fn params(&self) -> Option<&str> {
         if self.params_in_buf {
@@ -261,13 +312,7 @@ fn normalize<'a>(
     fields: &Fields<'a>,
     n: &mut Normalized<'a>,
 ) -> Result<(), ParseError> {
-    // The parameters' buffer keeps its memory from line to line (see `params_buf`).
-    let mut params_buf = std::mem::take(&mut n.params_buf);
-    params_buf.clear();
-    *n = Normalized {
-        params_buf,
-        ..Normalized::default()
-    };
+    n.reset();
     let mut ts_candidates: [Option<Flex<'a>>; 3] = [None, None, None];
     let mut ts_plain: Option<i64> = None;
     let mut extra: Vec<(Cow<'a, str>, &'a str)> = Vec::new();
@@ -751,6 +796,38 @@ mod tests {
 
     fn ok(stream: Stream, line: &str) -> Normalized<'_> {
         parse_line(stream, line.as_bytes()).expect("valid line")
+    }
+
+    /// A decoder's `Normalized` goes from line to line: after a line that set every field (an
+    /// unknown key, a mismatched type, JSON text in `params`), the next line's event is the one
+    /// a fresh value gives, and reset leaves nothing of the last line behind.
+    #[test]
+    fn a_reused_normalized_holds_nothing_of_the_last_line() {
+        let full = r#"{"timestamp":"2026-11-28T01:00:00Z","skill":"s","agent":"a","result":"r","run_id":"x","cuj_id":"c","params":"{\"k\":1}","duration_ms":5,"cache_hit":true,"success":false,"error":"boom","step":2,"status":"done","percentage":"half","message":"m","provider":"P","model":"g","latency_ms":7,"metadata":{"a":[1]},"zz":1,"step_index":"no"}"#;
+        let next = r#"{"timestamp":"2026-11-29T01:00:00Z","skill":"t"}"#;
+        for stream in [
+            Stream::Skill,
+            Stream::Cuj,
+            Stream::Progress,
+            Stream::Provider,
+        ] {
+            let mut n = Normalized::default();
+            // A line some stream rejects still leaves its fields behind for the next one.
+            let _ = parse_str_into(stream, full, &mut n);
+            assert!(!n.unknown.is_empty() && n.extra.is_some(), "{stream:?}");
+            assert_eq!(
+                stream == Stream::Progress,
+                !n.mismatched.is_empty(),
+                "{stream:?}"
+            );
+            n.reset();
+            assert_eq!(n, Normalized::default(), "{stream:?}");
+            let mut reused = Normalized::default();
+            let _ = parse_str_into(stream, full, &mut reused);
+            let fresh = parse_line(stream, next.as_bytes());
+            let again = parse_str_into(stream, next, &mut reused).map(|()| reused);
+            assert_eq!(again, fresh, "{stream:?}");
+        }
     }
 
     /// A byte-order mark before a line's object, and a Windows line end, leave the event as it is.
