@@ -13,6 +13,11 @@ use crate::reports::{Section, Shape};
 
 /// Writes a report's sections in `format`.
 pub fn render_report(sections: &[Section], format: Format, out: &mut dyn Write) -> Result<()> {
+    super::buffered(out, |out| report_in(sections, format, out))
+}
+
+/// [`render_report`], unbuffered.
+fn report_in(sections: &[Section], format: Format, out: &mut dyn Write) -> Result<()> {
     match format {
         Format::Json => {
             let v = report_json(sections);
