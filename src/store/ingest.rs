@@ -3,7 +3,7 @@
 //! stream rejected lines to quarantine files, and make files, ledger ranges and quarantine visible
 //! in one commit record.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::Stream;
 use crate::notice;
 
-use super::catalog::{Catalog, SourceState};
+use super::catalog::SourceState;
 use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_all_staged, publish_staged};
 use super::decode::{
     Decoded, GROUP_BYTES, GroupInFlight, InFlight, overlong, submit, submit_group,
@@ -170,7 +170,16 @@ pub fn ingest_with(
     sources.sort();
     sources.dedup_by(|a, b| a.path == b.path);
     fault::point("sources-found");
-    let to_read = pending_bytes(layout, writer.catalog(), &sources);
+    // The ledger as the run starts, read once: a query per source (two: for the bytes to read,
+    // then where to start), each with its lock calls, cost 5,520 small files 11,040 queries. A
+    // source is read once per run (its path, so its key, is unique in `sources`).
+    let known: HashMap<String, SourceState> = writer
+        .catalog()
+        .sources()?
+        .into_iter()
+        .map(|s| (s.path.clone(), s))
+        .collect();
+    let to_read = pending_bytes(layout, &known, &sources);
     if let Some(p) = &opts.progress {
         p.total.store(to_read, Ordering::Relaxed);
     }
@@ -178,7 +187,6 @@ pub fn ingest_with(
     // is a rendezvous: a full batch of pending rows is handed over only when the flusher is done
     // with the last one, so two batches are alive at most (with a slot of one, a third waited in
     // it: 256 MiB of multi-KB lines peaked ~250 MiB higher).
-    let reader = Catalog::open(writer.catalog().path())?;
     let objects = writer.objects().clone();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Pending>(0);
     let mut report = std::thread::scope(|scope| {
@@ -196,7 +204,7 @@ pub fn ingest_with(
         });
         let mut run = Run {
             layout,
-            catalog: &reader,
+            known,
             objects: &objects,
             opts,
             pending: Pending::default(),
@@ -273,16 +281,18 @@ fn discover_present(layout: &Layout, dirs: &[PathBuf]) -> Result<(Vec<SourceFile
     Ok((found, missing))
 }
 
-/// Bytes not yet ingested over `sources` (a file the ledger does not know counts whole).
-fn pending_bytes(layout: &Layout, catalog: &Catalog, sources: &[SourceFile]) -> u64 {
+/// Bytes not yet ingested over `sources` (a file the ledger, `known`, does not know counts whole).
+fn pending_bytes(
+    layout: &Layout,
+    known: &HashMap<String, SourceState>,
+    sources: &[SourceFile],
+) -> u64 {
     sources
         .iter()
         .filter_map(|src| {
             let size = std::fs::metadata(&src.path).ok()?.len();
-            let offset = catalog
-                .source(&layout.source_key(&src.path))
-                .ok()
-                .flatten()
+            let offset = known
+                .get(&layout.source_key(&src.path))
                 .map_or(0, |s| s.offset);
             Some(size.saturating_sub(offset.min(size)))
         })
@@ -332,7 +342,8 @@ impl Pending {
 /// The decoding side of a run.
 struct Run<'a> {
     layout: &'a Layout,
-    catalog: &'a Catalog,
+    /// The ledger as the run started, by key.
+    known: HashMap<String, SourceState>,
     objects: &'a Objects,
     opts: &'a IngestOptions,
     pending: Pending,
@@ -510,19 +521,8 @@ impl Run<'_> {
     /// in the queue, or gathered with other small sources' there.
     fn ingest_source<'s>(&mut self, src: &'s SourceFile, queue: &mut Queue<'s>) -> Result<()> {
         let key = self.layout.source_key(&src.path);
-        let size = match std::fs::metadata(&src.path) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.vanished(src);
-                return Ok(());
-            }
-            Err(e) => return Err(Error::io("stat", &src.path, e)),
-        };
-        let (offset, lines, restarted) = self.start_position(&key, src, size)?;
-        if offset >= size {
-            return Ok(());
-        }
-        let mut reader = match TailReader::open(&src.path, offset, self.opts.block_size) {
+        // Opened first: its size is the open file's (one `fstat`, no second `stat` by path).
+        let reader = match TailReader::open(&src.path, 0, self.opts.block_size) {
             Ok(r) => r.ramped(self.read_cap),
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 self.vanished(src);
@@ -530,6 +530,12 @@ impl Run<'_> {
             }
             Err(e) => return Err(e),
         };
+        let size = reader.remaining();
+        let (offset, lines, restarted) = self.start_position(&key, src, size)?;
+        if offset >= size {
+            return Ok(());
+        }
+        let mut reader = reader.starting_at(offset);
         // Decoded blocks' buffers go back to the reader (and from source to source).
         let (give_back, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
         for buf in self.buffers.drain(..) {
@@ -818,7 +824,7 @@ impl Run<'_> {
         if let Some(c) = self.pending.ledger.get(key) {
             return Ok((c.state.offset, c.state.lines, false));
         }
-        resume_point(self.catalog.source(key)?.as_ref(), src, size)
+        resume_point(self.known.get(key), src, size)
     }
 
     fn add(
