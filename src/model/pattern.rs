@@ -188,21 +188,22 @@ pub fn error_pattern_cached(text: &str) -> String {
         static CACHE: RefCell<PatternCache> = RefCell::default();
     }
     let key = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
-    CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(p) = cache.patterns.get(&key) {
-            return p.clone();
-        }
-        let p = error_pattern(text);
-        let cost = p.len() + 48;
-        if cache.bytes + cost > CACHE_BYTES {
-            cache.patterns.clear();
-            cache.bytes = 0;
-        }
-        cache.bytes += cost;
-        cache.patterns.insert(key, p.clone());
-        p
-    })
+    // Through a pointer, not a closure handed to `with` (see `sanitize::through_memo`).
+    let cache: *const RefCell<PatternCache> = CACHE.with(std::ptr::from_ref);
+    // SAFETY: this thread's cache, which lives until the thread ends, so for all of this call.
+    let mut cache = unsafe { &*cache }.borrow_mut();
+    if let Some(p) = cache.patterns.get(&key) {
+        return p.clone();
+    }
+    let p = error_pattern(text);
+    let cost = p.len() + 48;
+    if cache.bytes + cost > CACHE_BYTES {
+        cache.patterns.clear();
+        cache.bytes = 0;
+    }
+    cache.bytes += cost;
+    cache.patterns.insert(key, p.clone());
+    p
 }
 
 #[cfg(test)]
