@@ -257,39 +257,39 @@ mod tests {
         assert_eq!(r.remaining(), "partial".len() as u64);
     }
 
+    /// Every block `r` yields as (start, what it holds): its lines, or an overlong line's length
+    /// and how much of its head was kept.
+    fn blocks_of(r: &mut TailReader) -> Vec<(u64, String)> {
+        std::iter::from_fn(|| r.next_block().expect("read a block"))
+            .map(|b| match b {
+                Block::Lines { data, start } => (start, String::from_utf8(data).expect("utf-8")),
+                Block::Overlong { start, len, head } => {
+                    (start, format!("overlong {len}, head {}", head.len()))
+                }
+            })
+            .collect()
+    }
+
     /// A reader started at an offset reads from there; a last line longer than a block and
     /// without its newline yet is left whole for the next reader, which finds it overlong once
     /// its newline is written.
     #[test]
     fn a_reader_resumes_at_its_offset_and_an_unfinished_overlong_line_waits() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let p = dir.path().join("f.jsonl");
         let long = "z".repeat(10_000);
-        std::fs::write(&p, format!("a\nbb\n{long}")).unwrap();
-        let mut r = TailReader::open(&p, 0, 4096).unwrap().starting_at(2);
-        let Some(Block::Lines { data, start: 2 }) = r.next_block().unwrap() else {
-            panic!()
-        };
-        assert_eq!(data, b"bb\n");
-        assert!(r.next_block().unwrap().is_none());
+        std::fs::write(&p, format!("a\nbb\n{long}")).expect("write");
+        let mut r = TailReader::open(&p, 0, 4096).expect("open").starting_at(2);
+        assert_eq!(blocks_of(&mut r), [(2, "bb\n".to_string())]);
         assert_eq!(r.remaining(), 10_000, "the unfinished line is left whole");
 
-        std::fs::write(&p, format!("a\nbb\n{long}\nc\n")).unwrap();
-        let mut r = TailReader::open(&p, 0, 4096).unwrap().starting_at(5);
-        let Some(Block::Overlong {
-            start: 5,
-            len: 10_000,
-            head,
-        }) = r.next_block().unwrap()
-        else {
-            panic!()
-        };
-        assert!(head.iter().all(|&b| b == b'z'));
-        let Some(Block::Lines { data, start }) = r.next_block().unwrap() else {
-            panic!()
-        };
-        assert_eq!((data.as_slice(), start), (&b"c\n"[..], 10_006));
-        assert!(r.next_block().unwrap().is_none());
+        std::fs::write(&p, format!("a\nbb\n{long}\nc\n")).expect("write");
+        let mut r = TailReader::open(&p, 0, 4096).expect("open").starting_at(5);
+        let expected = [
+            (5, "overlong 10000, head 4096".to_string()),
+            (10_006, "c\n".to_string()),
+        ];
+        assert_eq!(blocks_of(&mut r), expected);
     }
 
     /// The first blocks are read small and each next one twice as large, up to the block size;
