@@ -282,13 +282,15 @@ fn discover_present(layout: &Layout, dirs: &[PathBuf]) -> Result<(Vec<SourceFile
 }
 
 /// Bytes not yet ingested over `sources` (a file the ledger, `known`, does not know counts whole).
+/// On the thread pool, idle until the first source is read (a `stat` per source: 5,520 took
+/// ~16 ms of one core).
 fn pending_bytes(
     layout: &Layout,
     known: &HashMap<String, SourceState>,
     sources: &[SourceFile],
 ) -> u64 {
     sources
-        .iter()
+        .par_iter()
         .filter_map(|src| {
             let size = std::fs::metadata(&src.path).ok()?.len();
             let offset = known
