@@ -104,20 +104,25 @@ fn walk(
         entries.push((entry.file_name(), ty.is_dir()));
     }
     entries.sort_unstable();
+    /// An entry of the listing, in name order: a source file, or the index of a subdirectory
+    /// to walk (its files go where it stands).
+    enum Part {
+        File(SourceFile),
+        Dir(usize),
+    }
     let mut subdirs = Vec::new();
-    // Files and subdirectories in one name order: each subdirectory's files go where it stands.
-    let mut parts: Vec<std::result::Result<SourceFile, usize>> = Vec::new();
+    let mut parts = Vec::new();
     for (file_name, is_dir) in entries {
         let name = file_name.to_string_lossy();
         if is_dir {
             let child = canonical.join(&file_name);
             let is_obsq_root = obsq_root == Some(child.as_path());
             if depth < MAX_DEPTH && !SKIP_DIRS.contains(&name.as_ref()) && !is_obsq_root {
-                parts.push(Err(subdirs.len()));
+                parts.push(Part::Dir(subdirs.len()));
                 subdirs.push((dir.join(&file_name), child));
             }
         } else if let Some(stream) = Stream::from_file_name(&name) {
-            parts.push(Ok(SourceFile {
+            parts.push(Part::File(SourceFile {
                 path: absolute(&dir.join(&file_name))?,
                 stream,
             }));
@@ -132,8 +137,8 @@ fn walk(
         .collect::<Result<_>>()?;
     for part in parts {
         match part {
-            Ok(file) => out.push(file),
-            Err(i) => out.append(&mut below[i]),
+            Part::File(file) => out.push(file),
+            Part::Dir(i) => out.append(&mut below[i]),
         }
     }
     Ok(())
