@@ -18,7 +18,8 @@ bench/compare.sh). Every measurement is a fresh process, alternating A B A B; me
    files (bench/reports.py); then the same on a 90-day store, and a 24 h report on the 90-day
    store against a store of one day of the same density (partition pruning).
 4. growth: `obsq ingest` of 1M, 10M and 30M events (all four streams, one shape): time per
-   event against linear, each run started on a rested host (see `settle`).
+   event against linear, each run started on a rested host (see `settle`); then the smallest
+   size over 3 days instead of 30, for the share of its fixed cost its partitions take.
 5. the cost of one `obsq record` process.
 6. cluster and s3 (bench/distributed.py): reports in-process vs on a loopback Ballista cluster,
    and ingest into a local root vs an S3 root on a loopback Garage server.
@@ -331,7 +332,34 @@ def growth(obsq, work, sizes, shape, runs):
         marginal = (t2 - t1) / (n2 - n1)
         print(f"  {n1:g}M -> {n2:g}M events: {marginal:.3f} s per 1M more events;"
               f" fixed cost left on {n1:g}M: {t1 - marginal * n1:+.3f} s")
+    partitions(obsq, work, sizes[0], shape, srcs[0], root, runs, best)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def parquet_files(root):
+    """Parquet files under `root`."""
+    return sum(f.endswith(".parquet") for _, _, files in os.walk(root) for f in files)
+
+
+def partitions(obsq, work, events, shape, src, root, runs, best):
+    """How much of the smallest size's fixed cost is its partitions: the same number of events
+    over 3 days instead of 30 (a tenth of the day directories and Parquet files, the same
+    bytes), alternated with the 30-day dataset. Every file costs the same whatever its rows
+    (zstd contexts, the file's and its directory's inodes, fsyncs), so at the smallest size
+    they are a larger share of the time."""
+    few = dataset(obsq, work, events, shape, days=3)
+    warm(few)
+    times = {src: [], few: []}
+    files = {}
+    for _ in range(runs):
+        for s in (src, few):
+            shutil.rmtree(root, ignore_errors=True)
+            settle(best)
+            times[s].append(timed([obsq, "--root", root, "ingest", "--source", s])[0])
+            files[s] = parquet_files(root)
+    t30, t3 = (statistics.median(times[s]) for s in (src, few))
+    print(f"  {events:,} events over 3 days ({files[few]} Parquet files) instead of 30 ({files[src]}):"
+          f" {t3:.2f} s against {t30:.2f} s: the partitions cost {t30 - t3:+.3f} s of the {events / 1e6:g}M run")
 
 
 def record(obsq, work, calls):
