@@ -258,18 +258,11 @@ impl Writer {
         let known = self.catalog.known_paths()?;
         let before = now - orphan_grace_ms.max(0);
         for prefix in ["data", "quarantine"] {
-            for (path, _, modified) in self.objects.list_meta(prefix)? {
-                if !known.contains(&path) && modified <= before {
-                    self.objects.delete(&path)?;
-                    swept.orphans += 1;
-                }
-            }
+            swept.orphans += self.objects.sweep_unnamed(prefix, Some(&known), before)?;
         }
-        // Half-written files of killed writers, which no listing shows (the log's included:
-        // a record is created from one, so a name with `#N` is never a record).
-        for prefix in ["data", "quarantine", log::LOG_DIR] {
-            swept.orphans += self.objects.sweep_temp_files(prefix, before)?;
-        }
+        // Of the log only half-written files of killed writers, which no listing shows (a
+        // record is created from one, so a name with `#N` is never a record).
+        swept.orphans += self.objects.sweep_unnamed(log::LOG_DIR, None, before)?;
         Ok(swept)
     }
 }
