@@ -472,6 +472,40 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The partitions that hold more than `more_than` live data files smaller than
+    /// `below_bytes`, counted by the catalog's own query: an ingest asks after every run, and
+    /// reading every live file to count them took ~8 ms in a store of 5,840 files.
+    pub fn crowded_partitions(
+        &self,
+        below_bytes: u64,
+        more_than: usize,
+    ) -> Result<Vec<(Stream, i32)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT stream, date FROM files
+                 WHERE kind = 'data' AND state = 'live' AND bytes < ?1
+                 GROUP BY stream, date HAVING COUNT(*) > ?2
+                 ORDER BY stream, date",
+            )
+            .map_err(self.err("read files"))?;
+        let below = i64::try_from(below_bytes).unwrap_or(i64::MAX);
+        let more_than = i64::try_from(more_than).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![below, more_than], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(self.err("read files"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (s, d) = row.map_err(self.err("read files"))?;
+            if let (Some(stream), Some(day)) = (Stream::from_name(&s), parse_day(&d)) {
+                out.push((stream, day));
+            }
+        }
+        Ok(out)
+    }
+
     /// Live quarantine files: (path, stream, lines, bytes).
     pub fn quarantine_files(&self) -> Result<Vec<(String, String, u64, u64)>> {
         let mut stmt = self
@@ -922,4 +956,95 @@ fn load_in(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> rusqlite::Result<
         ])?;
     }
     set_meta(tx, cp.seq, &cp.commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::log::{AddedFile, Record};
+
+    #[test]
+    fn crowded_partitions_are_those_with_more_small_live_files_than_allowed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cat = Catalog::open(&dir.path().join("catalog.sqlite")).expect("open");
+        let file = |stream: Stream, date: &str, n: usize, bytes: u64| AddedFile {
+            path: format!("data/{}/date={date}/part-{n}.parquet", stream.table()),
+            kind: "data".into(),
+            stream: stream.table().into(),
+            date: Some(date.into()),
+            rows: 1,
+            bytes,
+            min_ts: Some(0),
+            max_ts: Some(0),
+        };
+        let mut rec = Record::new("ingest", "c1");
+        rec.seq = 1;
+        // Skill on 11-01: three small files and a large one; on 11-02: two small ones.
+        // CUJ runs on 11-01: three small ones, one a quarantine file (not data).
+        for n in 0..3 {
+            rec.add.push(file(Stream::Skill, "2026-11-01", n, 10));
+        }
+        rec.add.push(file(Stream::Skill, "2026-11-01", 3, 1000));
+        for n in 0..2 {
+            rec.add.push(file(Stream::Skill, "2026-11-02", n, 10));
+        }
+        for n in 0..2 {
+            rec.add.push(file(Stream::Cuj, "2026-11-01", n, 10));
+        }
+        let mut quarantined = file(Stream::Cuj, "2026-11-01", 9, 10);
+        quarantined.kind = "quarantine".into();
+        rec.add.push(quarantined);
+        cat.apply(&rec).expect("apply");
+        let day = |d: &str| parse_day(d).expect("a day");
+        // Counted as a scan of the live files counts them.
+        let counted = |cat: &Catalog, below: u64, more_than: usize| {
+            let mut n: BTreeMap<(Stream, i32), usize> = BTreeMap::new();
+            for f in cat.live_files(None).expect("live files") {
+                if f.bytes < below {
+                    *n.entry((f.stream, f.day)).or_default() += 1;
+                }
+            }
+            let mut out: Vec<_> = n
+                .into_iter()
+                .filter(|&(_, n)| n > more_than)
+                .map(|(k, _)| k)
+                .collect();
+            out.sort_by_key(|&(s, d)| (s.table(), d));
+            out
+        };
+        let crowded = |cat: &Catalog, below: u64, more_than: usize| {
+            let got = cat.crowded_partitions(below, more_than).expect("crowded");
+            assert_eq!(
+                got,
+                counted(cat, below, more_than),
+                "below {below}, more than {more_than}"
+            );
+            got
+        };
+        assert_eq!(
+            crowded(&cat, 100, 2),
+            vec![(Stream::Skill, day("2026-11-01"))]
+        );
+        assert_eq!(
+            crowded(&cat, 100, 1),
+            vec![
+                (Stream::Cuj, day("2026-11-01")),
+                (Stream::Skill, day("2026-11-01")),
+                (Stream::Skill, day("2026-11-02")),
+            ]
+        );
+        assert_eq!(
+            crowded(&cat, 10_000, 3),
+            vec![(Stream::Skill, day("2026-11-01"))]
+        );
+        assert!(crowded(&cat, 10, 0).is_empty(), "no file is under 10 bytes");
+        // A retired file no longer counts.
+        let mut retire = Record::new("compact", "c2");
+        retire.seq = 2;
+        retire
+            .retire
+            .push(file(Stream::Skill, "2026-11-01", 0, 10).path);
+        cat.apply(&retire).expect("apply");
+        assert!(crowded(&cat, 100, 2).is_empty());
+    }
 }

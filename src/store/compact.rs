@@ -418,22 +418,17 @@ fn next_nonempty(rows: &mut StoredRows) -> Result<Option<RecordBatch>> {
 /// trigger `ingest` runs after its commits); the caller holds the writer.
 pub fn compact_crowded(writer: &mut Writer, more_than: usize) -> Result<CompactReport> {
     let defaults = CompactOptions::default();
-    let mut small: BTreeMap<(Stream, i32), usize> = BTreeMap::new();
-    for f in writer.catalog().live_files(None)? {
-        if f.bytes < defaults.target_bytes {
-            *small.entry((f.stream, f.day)).or_default() += 1;
-        }
-    }
+    let crowded = writer
+        .catalog()
+        .crowded_partitions(defaults.target_bytes, more_than)?;
     let mut total = CompactReport::default();
-    for ((stream, day), n) in small {
-        if n > more_than {
-            let opts = CompactOptions {
-                stream: Some(stream),
-                day: Some(day),
-                ..defaults.clone()
-            };
-            total.add(&compact_locked(writer, &opts)?);
-        }
+    for (stream, day) in crowded {
+        let opts = CompactOptions {
+            stream: Some(stream),
+            day: Some(day),
+            ..defaults.clone()
+        };
+        total.add(&compact_locked(writer, &opts)?);
     }
     Ok(total)
 }
