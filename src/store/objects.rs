@@ -435,7 +435,8 @@ impl Objects {
     /// On a local root that is one walk of the directories, and only the files `named` does not
     /// hold are stat'ed: object_store's listing stats every file twice, and a walk for the
     /// temporary files listed them all again (a store of 5,840 files: ~100 ms on every ingest).
-    /// Names that are not UTF-8 are never deleted (no object path holds them).
+    /// Names that are not UTF-8 are never deleted (no object path holds them), nor anything
+    /// behind a link to a folder.
     pub fn sweep_unnamed(
         &self,
         prefix: &str,
@@ -472,9 +473,13 @@ impl Objects {
                 let path = entry.path();
                 let kind = entry.file_type().map_err(|e| Error::io("stat", &path, e))?;
                 let object = format!("{object}/{name}");
-                // Links are followed, as object_store's listing follows them.
-                if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
+                if kind.is_dir() {
                     dirs.push((path, object));
+                    continue;
+                }
+                // A link to a folder is not followed (object_store's listing followed it): a
+                // sweep deletes nothing behind one, and a loop of links cannot trap the walk.
+                if kind.is_symlink() && path.is_dir() {
                     continue;
                 }
                 let unnamed = if is_temp_name(name) {
@@ -599,6 +604,11 @@ mod tests {
             .join("data/t")
             .join(std::ffi::OsStr::from_bytes(b"\xff.parquet"));
         std::fs::write(&odd, b"x").expect("write");
+        // A link to a folder elsewhere, which holds an old file no commit names.
+        let elsewhere = tempfile::tempdir().expect("temp dir");
+        std::fs::write(elsewhere.path().join("part-z.parquet"), b"x").expect("write");
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("data/t/linked"))
+            .expect("symlink");
         let named: HashSet<String> = [named_file.to_string()].into();
         let sweep = |prefix: &str, named: Option<&HashSet<String>>, before_ms: i64| {
             objects
@@ -624,6 +634,11 @@ mod tests {
             assert!(dir.path().join(p).exists(), "{p} was kept");
         }
         assert!(odd.exists(), "a name that is not UTF-8 is never deleted");
+        assert!(
+            elsewhere.path().join("part-z.parquet").exists(),
+            "nothing behind a link to a folder is deleted"
+        );
+        std::fs::remove_file(dir.path().join("data/t/linked")).expect("remove the link");
         // object_store's listing fails on such a name (so a sweep by it failed).
         assert!(objects.list_meta("data").is_err());
         std::fs::remove_file(&odd).expect("remove");
