@@ -285,8 +285,6 @@ def growth(obsq, work, sizes, shape, runs):
     slow few minutes bend the curve (one host ran the same 1M ingest in 0.75 to 1.01 s)."""
     print(f"\ngrowth: obsq ingest of all four streams, shape {shape}; medians of {runs} runs, the sizes in rotation")
     srcs = [dataset(obsq, work, events, shape) for events in sizes]
-    for src in srcs:
-        warm(src)
     root = os.path.join(work, "growth-root")
     times = {events: [] for events in sizes}
     probes = {events: [] for events in sizes}
@@ -294,6 +292,10 @@ def growth(obsq, work, sizes, shape, runs):
     for _ in range(runs):
         for events, src in zip(sizes, srcs):
             shutil.rmtree(root, ignore_errors=True)
+            # Read just before its run: a rotation with its waits takes minutes, and a host that
+            # pages out file pages unused for a minute (this VM's DAMON) left the 1M source
+            # 82 % resident, which ran 0.81 s against 0.63 s right after a read.
+            warm(src)
             # Each size starts on a rested host: in the rotation 1M follows 30M, and a host that
             # slows after a long run measured 1M slow for that (the probe, before this wait:
             # 1M 0.103 s, 10M 0.070, 30M 0.068).
@@ -348,12 +350,12 @@ def partitions(obsq, work, events, shape, src, root, runs, best):
     (zstd contexts, the file's and its directory's inodes, fsyncs), so at the smallest size
     they are a larger share of the time."""
     few = dataset(obsq, work, events, shape, days=3)
-    warm(few)
     times = {src: [], few: []}
     files = {}
     for _ in range(runs):
         for s in (src, few):
             shutil.rmtree(root, ignore_errors=True)
+            warm(s)  # as in `growth`
             settle(best)
             times[s].append(timed([obsq, "--root", root, "ingest", "--source", s])[0])
             files[s] = parquet_files(root)
