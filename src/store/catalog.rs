@@ -245,18 +245,38 @@ impl Catalog {
 
     /// The last record applied, and its commit id (0 and "" for a new index).
     pub fn applied(&self) -> Result<(u64, String)> {
-        let get = |k: &str| -> Result<Option<String>> {
-            self.conn
-                .query_row("SELECT value FROM meta WHERE key = ?1", params![k], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(self.err("read meta"))
-        };
-        let seq = get("applied_seq")?
+        let seq = self
+            .meta("applied_seq")?
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        Ok((seq, get("head_commit")?.unwrap_or_default()))
+        Ok((seq, self.meta("head_commit")?.unwrap_or_default()))
+    }
+
+    /// When this index last saw its root listed for orphans, in ms since the epoch (`None`:
+    /// never, or not since it was rebuilt). Kept in this machine's index only: no record or
+    /// checkpoint carries it.
+    pub fn orphans_listed_at(&self) -> Result<Option<i64>> {
+        Ok(self.meta(ORPHANS_LISTED_AT)?.and_then(|s| s.parse().ok()))
+    }
+
+    /// Notes that the root was listed for orphans at `ms` (see [`Self::orphans_listed_at`]).
+    pub fn set_orphans_listed_at(&self, ms: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                params![ORPHANS_LISTED_AT, ms.to_string()],
+            )
+            .map(|_| ())
+            .map_err(self.err("write meta"))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err("read meta"))
     }
 
     /// Applies one record in one transaction (a record already applied is skipped).
@@ -700,6 +720,9 @@ fn source_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<SourceState>> {
     }))
 }
 
+/// The `meta` key of [`Catalog::orphans_listed_at`].
+const ORPHANS_LISTED_AT: &str = "orphans_listed_at";
+
 fn set_meta(tx: &rusqlite::Transaction<'_>, seq: u64, commit: &str) -> rusqlite::Result<()> {
     let mut up = tx.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?;
     up.execute(params!["applied_seq", seq.to_string()])?;
@@ -962,6 +985,29 @@ fn load_in(tx: &rusqlite::Transaction<'_>, cp: &Checkpoint) -> rusqlite::Result<
 mod tests {
     use super::*;
     use crate::store::log::{AddedFile, Record};
+
+    /// The time of the last orphan listing is kept by the index across records and reopens,
+    /// beside (not in place of) the head it has applied.
+    #[test]
+    fn the_last_orphan_listing_is_remembered_beside_the_head() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("catalog.sqlite");
+        let mut cat = Catalog::open(&path).expect("open");
+        assert_eq!(cat.orphans_listed_at().expect("read"), None);
+        cat.set_orphans_listed_at(1_800_000_000_000).expect("write");
+        let mut rec = Record::new("ingest", "c1");
+        rec.seq = 1;
+        cat.apply(&rec).expect("apply");
+        cat.set_orphans_listed_at(1_800_000_000_123)
+            .expect("write again");
+        drop(cat);
+        let cat = Catalog::open(&path).expect("reopen");
+        assert_eq!(
+            cat.orphans_listed_at().expect("read"),
+            Some(1_800_000_000_123)
+        );
+        assert_eq!(cat.applied().expect("head"), (1, "c1".to_string()));
+    }
 
     #[test]
     fn crowded_partitions_are_those_with_more_small_live_files_than_allowed() {

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::Stream;
 
 use super::catalog::FileEntry;
-use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_staged};
+use super::commit::{Listing, QUERY_GRACE_MS, Uncommitted, Writer, publish_staged};
 use super::fault;
 use super::layout::Layout;
 use super::log::Record;
@@ -114,7 +114,7 @@ pub fn compact(layout: &Layout, objects: &Objects, opts: &CompactOptions) -> Res
     let started = Instant::now();
     let mut writer = Writer::open(layout, objects)?;
     let mut report = compact_locked(&mut writer, opts)?;
-    let swept = writer.sweep(opts.grace_ms, opts.orphan_grace_ms)?;
+    let swept = writer.sweep(opts.grace_ms, opts.orphan_grace_ms, Listing::Always)?;
     report.deleted = swept.retired;
     report.orphans = swept.orphans;
     report.seconds = started.elapsed().as_secs_f64();

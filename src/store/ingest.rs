@@ -17,7 +17,9 @@ use crate::model::Stream;
 use crate::notice;
 
 use super::catalog::SourceState;
-use super::commit::{QUERY_GRACE_MS, Uncommitted, Writer, publish_all_staged, publish_staged};
+use super::commit::{
+    Listing, QUERY_GRACE_MS, Uncommitted, Writer, publish_all_staged, publish_staged,
+};
 use super::decode::{
     Decoded, GROUP_BYTES, GroupInFlight, InFlight, overlong, submit, submit_group,
 };
@@ -249,7 +251,7 @@ pub fn ingest_with(
         report.compacted_files =
             super::compact::compact_crowded(writer, opts.compact_after)?.files_in;
     }
-    writer.sweep(QUERY_GRACE_MS, opts.orphan_grace_ms)?;
+    writer.sweep(QUERY_GRACE_MS, opts.orphan_grace_ms, Listing::Throttled)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -110,6 +110,60 @@ fn an_s3_root_answers_every_golden_report_as_a_local_root_does_and_rebuilds_its_
     assert_eq!(m.count("cuj_runs"), want[1] + 1);
 }
 
+/// The objects `compact --orphan-grace 0s` on machine `m` deletes as no commit names them (its
+/// `deleted_orphans`, read from the table it prints on stderr).
+fn orphans_deleted_by_compact(m: &Machine) -> u64 {
+    let out = m.run_ok(&["compact", "--grace", "0s", "--orphan-grace", "0s"], 0);
+    let table = String::from_utf8(out.stderr).unwrap();
+    let cells = |line: &str| -> Vec<String> {
+        line.trim_matches(|c| c == '│' || c == ' ')
+            .split('┆')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let mut rows = table.lines().filter(|l| l.starts_with('│')).map(cells);
+    let header = rows.next().expect("a header row");
+    let values = rows.next().expect("a value row");
+    let at = header
+        .iter()
+        .position(|h| h == "deleted_orphans")
+        .expect("a deleted_orphans column");
+    values[at].parse().expect("a count")
+}
+
+/// On an S3 root the sweep lists the bucket: what an ingest killed after its upload left (objects
+/// no commit names) is deleted once past the orphan grace, and nothing a commit names is.
+#[test]
+fn an_s3_root_is_swept_of_what_a_killed_ingest_uploaded_and_of_nothing_else() {
+    let s3 = S3::start(Kind::Garage);
+    let m = Machine::new(&s3, "orphans");
+    let src = tempfile::tempdir().unwrap();
+    let dir = src.path().join("src");
+    generate(&dir.join("a"), 2_000, 1);
+    m.run_ok(&["source", "add", dir.to_str().unwrap()], 0);
+    m.run_ok(&["ingest"], 0);
+    let committed = counts(&m);
+    generate(&dir.join("b"), 2_000, 2);
+    let code = m
+        .cmd(&["ingest"])
+        .env("OBSQ_FAULT", "renamed:1:kill")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .code();
+    assert_eq!(code, None, "the ingest was killed after its first upload");
+    assert!(orphans_deleted_by_compact(&m) >= 1);
+    assert_eq!(orphans_deleted_by_compact(&m), 0);
+    assert_eq!(
+        counts(&m),
+        committed,
+        "a committed row went with the orphans"
+    );
+    m.run_ok(&["ingest"], 0);
+    assert_eq!(counts(&m), expected(&dir));
+}
+
 #[test]
 fn an_s3_root_without_credentials_is_refused_with_the_variables_to_set() {
     let cache = tempfile::tempdir().unwrap();
