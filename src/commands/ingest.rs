@@ -33,12 +33,12 @@ pub fn run(config: &Config, args: &IngestArgs) -> Result<u8> {
     for dir in &args.sources {
         dirs.push(super::source::checked_dir(dir)?);
     }
-    if !dirs.is_empty() {
-        super::source::register(config, &objects, &dirs)?;
-    }
     let budget = args.memory_mb.max(1) << 20;
     let progress = std::sync::Arc::new(IngestProgress::default());
     let opts = IngestOptions {
+        // Registered by the run's own writer (see `IngestOptions::register`).
+        dirs,
+        register: true,
         progress: Some(progress.clone()),
         compact_after: args.compact_after,
         memory_budget: budget,

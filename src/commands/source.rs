@@ -10,7 +10,7 @@ use crate::render::{Cell, Format, render, rows_to_batch};
 use crate::store::commit::Writer;
 use crate::store::log::Record;
 use crate::store::objects::Objects;
-use crate::store::sources::{absolute, discover, warn_if_unread};
+use crate::store::sources::{self, absolute, discover, warn_if_unread};
 
 /// Runs `obsq source`.
 pub fn run(config: &Config, action: SourceCmd) -> Result<u8> {
@@ -123,26 +123,7 @@ pub fn checked_dir(dir: &Path) -> Result<PathBuf> {
 }
 
 /// Registers source directories in one commit (those registered already are left as they are).
-pub fn register(config: &Config, objects: &Objects, dirs: &[PathBuf]) -> Result<()> {
-    // `ingest --source` registers on every run, and directories registered already need no
-    // writer: on an object store that ignores conditional writes a writer first waits 1.5 s for
-    // its lease (a tiny `ingest --source` into Garage: 3.1 s, two writers, against 1.6 s).
-    if let Some(catalog) = crate::engine::open_index(&config.layout, objects)? {
-        let known = config.layout.own_dirs(catalog.source_dirs()?);
-        if dirs.iter().all(|d| known.contains(d)) {
-            return Ok(());
-        }
-    }
+fn register(config: &Config, objects: &Objects, dirs: &[PathBuf]) -> Result<()> {
     let mut writer = Writer::open(&config.layout, objects)?;
-    let known = config.layout.own_dirs(writer.catalog().source_dirs()?);
-    let mut rec = Record::new("source", &uuid::Uuid::now_v7().to_string());
-    for d in dirs {
-        if !known.contains(d) {
-            rec.dirs_add.push(config.layout.dir_key(d));
-        }
-    }
-    if !rec.dirs_add.is_empty() {
-        writer.commit(rec)?;
-    }
-    Ok(())
+    sources::register(&mut writer, &config.layout, dirs)
 }

@@ -39,6 +39,11 @@ use super::writer::{FileMeta, encode};
 pub struct IngestOptions {
     /// Source directories to read in this run besides the registered ones.
     pub dirs: Vec<PathBuf>,
+    /// Register `dirs` first, with this run's writer (a commit of their own before the run's
+    /// data), those not registered yet: `ingest --source`. A writer of its own for that made two
+    /// per run, and on an object store that ignores conditional writes each waits 1.5 s for its
+    /// lease.
+    pub register: bool,
     /// Decoded rows held in memory before they are written and committed (bytes of Arrow data).
     pub memory_budget: usize,
     /// Bytes read from a source at a time.
@@ -68,6 +73,7 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             dirs: Vec::new(),
+            register: false,
             memory_budget: 256 << 20,
             block_size: 16 << 20,
             progress: None,
@@ -165,8 +171,13 @@ pub fn ingest_with(
     opts: &IngestOptions,
 ) -> Result<IngestReport> {
     let started = Instant::now();
+    if opts.register {
+        super::sources::register(writer, layout, &opts.dirs)?;
+    }
     let mut dirs = layout.own_dirs(writer.catalog().source_dirs()?);
     dirs.extend(opts.dirs.iter().cloned());
+    dirs.sort();
+    dirs.dedup();
     let (mut sources, missing) = discover_present(layout, &dirs)?;
     sources.extend(opts.files.iter().cloned());
     sources.sort();

@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::model::Stream;
 use crate::model::schema::is_iso_date;
 
+use super::commit::Writer;
 use super::layout::Layout;
+use super::log::Record;
 
 /// A JSONL file and the stream of its lines.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -17,6 +19,22 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// Stream.
     pub stream: Stream,
+}
+
+/// Registers source directories in one commit of `writer` (those registered already are left as
+/// they are; nothing is committed when all are).
+pub fn register(writer: &mut Writer, layout: &Layout, dirs: &[PathBuf]) -> Result<()> {
+    let known = layout.own_dirs(writer.catalog().source_dirs()?);
+    let mut rec = Record::new("source", &uuid::Uuid::now_v7().to_string());
+    for d in dirs {
+        if !known.contains(d) {
+            rec.dirs_add.push(layout.dir_key(d));
+        }
+    }
+    if !rec.dirs_add.is_empty() {
+        writer.commit(rec)?;
+    }
+    Ok(())
 }
 
 /// How deep below a registered directory files are looked for.
