@@ -167,6 +167,28 @@ fn counts(env: &Env) -> Vec<u64> {
     TABLES.iter().map(|t| env.count(t, false)).collect()
 }
 
+/// `ingest --source` registers its directory in the log, in a commit of its own before the data
+/// (none when it is registered already): a later plain `ingest`, with a catalog rebuilt from the
+/// log, reads what the directory holds by then.
+#[test]
+fn ingest_with_a_source_registers_it_in_the_log_before_its_data() {
+    let env = Env::new();
+    let a = generate(&env, "a", 2000, 1);
+    env.run_ok(&["ingest", "--source", a.to_str().unwrap()], 0);
+    env.run_ok(&["ingest", "--source", a.to_str().unwrap()], 0);
+    generate(&env, "a/more", 1000, 2);
+    std::fs::remove_file(env.root().join("catalog.sqlite")).unwrap();
+    env.run_ok(&["ingest"], 0);
+    assert_eq!(counts(&env), lines_per_table(&[&a]));
+    let kinds = env.csv_rows("SELECT kind FROM system.commits ORDER BY seq");
+    assert_eq!(kinds[..2], ["source", "ingest"], "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "source").count(),
+        1,
+        "{kinds:?}"
+    );
+}
+
 #[test]
 fn damaged_files_are_named_and_repaired_from_the_sources() {
     let env = Env::new();
