@@ -2,18 +2,20 @@
 //! model code as ingest, so an event is visible as soon as `record` returns.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array};
 use arrow::compute::cast;
 use arrow::record_batch::RecordBatch;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::Stream;
-use crate::store::catalog::Snapshot;
+use crate::store::catalog::SourceState;
 use crate::store::decode::decode_lines;
 use crate::store::layout::Layout;
-use crate::store::sources::{discover, resume_point};
+use crate::store::sources::{SourceFile, discover, resume_point};
 use crate::store::tail::{Block, TailReader};
 
 /// How far ingest is behind on one source file.
@@ -38,30 +40,75 @@ pub struct Fresh {
     pub lag: Vec<SourceLag>,
 }
 
-/// Finds every source and, when `decode`, reads its lines past the ledger offset.
-pub fn read_fresh(layout: &Layout, snap: &Snapshot, decode: bool) -> Result<Fresh> {
-    let ledger: HashMap<&str, _> = snap.sources.iter().map(|s| (s.path.as_str(), s)).collect();
+/// Sources from which [`read_fresh`] checks them on every core (fewer are checked on this thread:
+/// starting the pool would cost more).
+const PARALLEL_CHECKS: usize = 64;
+
+/// A source found, with its size now and where its fresh lines start.
+struct Checked {
+    src: SourceFile,
+    /// Its ledger key.
+    key: String,
+    size: u64,
+    /// Its ledger offset (0 when new or replaced), and the lines before it.
+    offset: u64,
+    lines: u64,
+}
+
+/// Finds every source of the registered directories `dirs` and, when `decode`, reads its lines
+/// past its offset in the ledger `sources`.
+pub fn read_fresh(
+    layout: &Layout,
+    sources: &[SourceState],
+    dirs: &[PathBuf],
+    decode: bool,
+) -> Result<Fresh> {
+    let ledger: HashMap<&str, _> = sources.iter().map(|s| (s.path.as_str(), s)).collect();
     let mut fresh = Fresh::default();
     let out = &mut fresh.batches;
     // A registered directory that vanished must not make every query fail.
     let dirs: Vec<_> = layout
-        .own_dirs(snap.dirs.clone())
+        .own_dirs(dirs.to_vec())
         .into_iter()
         .filter(|d| d.is_dir())
         .collect();
-    for src in discover(layout, &dirs)? {
+    // Each source's size and resume point (a `stat` and a read of its first bytes), on every
+    // core when there are many: 1,460 sources one after another took ~14 ms of a 52 ms report.
+    let check = |src: SourceFile| -> Result<Option<Checked>> {
         let key = layout.source_key(&src.path);
         let Ok(meta) = std::fs::metadata(&src.path) else {
-            continue;
+            return Ok(None); // gone since it was found
         };
         let (offset, lines, _) = resume_point(ledger.get(key.as_str()).copied(), &src, meta.len())?;
+        Ok(Some(Checked {
+            src,
+            key,
+            size: meta.len(),
+            offset,
+            lines,
+        }))
+    };
+    let found = discover(layout, &dirs)?;
+    let checked: Vec<Option<Checked>> = if found.len() >= PARALLEL_CHECKS {
+        found.into_par_iter().map(check).collect::<Result<_>>()?
+    } else {
+        found.into_iter().map(check).collect::<Result<_>>()?
+    };
+    for Checked {
+        src,
+        key,
+        size,
+        offset,
+        lines,
+    } in checked.into_iter().flatten()
+    {
         fresh.lag.push(SourceLag {
-            path: key.clone(),
+            path: key,
             stream: src.stream,
-            bytes: meta.len(),
-            ingested: offset.min(meta.len()),
+            bytes: size,
+            ingested: offset.min(size),
         });
-        if !decode || offset >= meta.len() {
+        if !decode || offset >= size {
             continue;
         }
         let mut reader = TailReader::open(&src.path, offset, 16 << 20)?;

@@ -215,14 +215,17 @@ pub fn materialize(table: &dyn TableProvider) -> Option<Result<RecordBatch>> {
     table.downcast_ref::<LazyTable>().map(|t| (t.produce)())
 }
 
+/// The ingest lag of every source, for `system.ingest_lag` (read when that table is).
+pub type LagSource = Arc<dyn Fn() -> Result<Vec<SourceLag>> + Send + Sync>;
+
 /// Where the system tables read from.
 pub struct SystemSources {
     /// The catalog index file (none before the first commit).
     pub catalog: Option<PathBuf>,
     /// The data root's objects.
     pub objects: Objects,
-    /// Ingest lag, already computed with the fresh tail.
-    pub lag: Vec<SourceLag>,
+    /// Ingest lag per source: computed already with the fresh tail, or on demand.
+    pub lag: LagSource,
     /// `damaged_files` reads every data file's footer too.
     pub deep: bool,
 }
@@ -275,8 +278,8 @@ pub fn register(ctx: &SessionContext, src: SystemSources) -> Result<()> {
     )?;
     let objects = src.objects.clone();
     add("alerts", ALERT_COLS, Arc::new(move || alerts(&objects)))?;
-    let lag = Arc::new(src.lag);
-    add("ingest_lag", LAG_COLS, Arc::new(move || lag_table(&lag)))?;
+    let lag = src.lag;
+    add("ingest_lag", LAG_COLS, Arc::new(move || lag_table(&lag()?)))?;
     if let Some(cat) = ctx.catalog("datafusion") {
         cat.register_schema("system", schema)?;
     }

@@ -4,6 +4,7 @@
 //! values of an unexpected type keep their event.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::Path;
 
 use crate::util::{Env, copy_tree, files_with_suffix, fixture_context, lines_per_table};
@@ -187,6 +188,32 @@ fn ingest_with_a_source_registers_it_in_the_log_before_its_data() {
         1,
         "{kinds:?}"
     );
+}
+
+/// `system.ingest_lag` says how many bytes of each source are not ingested yet, whether the
+/// query reads the fresh tail or not (without it, the sources are read only for that table).
+#[test]
+fn ingest_lag_counts_the_bytes_not_ingested_with_or_without_the_fresh_tail() {
+    let env = Env::new();
+    let a = generate(&env, "a", 2000, 1);
+    env.run_ok(&["ingest", "--source", a.to_str().unwrap()], 0);
+    let lag = |fresh: bool| env.scalar("SELECT sum(lag_bytes) FROM system.ingest_lag", fresh);
+    assert_eq!((lag(true), lag(false)), ("0".to_string(), "0".to_string()));
+    let skill = files_with_suffix(&a, ".jsonl")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("skill-invocations-"))
+        .unwrap();
+    let line = "{\"timestamp\":\"2026-11-20T10:00:00.000Z\",\"skill\":\"x\",\"result\":\"success\",\"duration_ms\":1}\n";
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&skill)
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
+    let n = line.len().to_string();
+    assert_eq!((lag(true), lag(false)), (n.clone(), n));
+    env.run_ok(&["ingest"], 0);
+    assert_eq!(lag(false), "0");
 }
 
 #[test]
