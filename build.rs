@@ -1,4 +1,4 @@
-//! Build script: how the `obsq` binary is linked.
+//! Build script: how the `obsq` binary (and every other target of the package) is linked.
 
 fn main() {
     // A position-dependent executable (`-no-pie`), as DuckDB's CLI is. A position-independent one
@@ -19,6 +19,16 @@ fn main() {
         } else {
             println!("cargo:rustc-link-arg-bins=-no-pie");
         }
+    }
+    // zstd's context constructors and destructors go through `src/zstd_contexts.rs`, which keeps
+    // freed contexts for reuse (why: see that module). Every target of the package links zstd
+    // (through parquet) and the library, which defines the wrappers on the same targets.
+    let cfg = |key: &str| std::env::var(key).unwrap_or_default();
+    if cfg("CARGO_CFG_TARGET_OS") == "linux" && cfg("CARGO_CFG_TARGET_ENV") == "gnu" {
+        println!(
+            "cargo:rustc-link-arg=-Wl,--wrap=ZSTD_createCCtx,--wrap=ZSTD_freeCCtx,\
+             --wrap=ZSTD_createDCtx,--wrap=ZSTD_freeDCtx"
+        );
     }
     println!("cargo:rerun-if-env-changed=OBSQ_PIE");
     println!("cargo:rerun-if-changed=build.rs");

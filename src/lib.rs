@@ -17,6 +17,8 @@ pub mod render;
 pub mod repl;
 pub mod reports;
 pub mod store;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub mod zstd_contexts;
 
 pub use error::{Error, Result};
 pub use store::Recorder;
