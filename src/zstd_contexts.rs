@@ -95,6 +95,24 @@ unsafe fn reset_dctx(dctx: *mut ZSTD_DCtx) -> bool {
     unsafe { ZSTD_isError(ZSTD_DCtx_reset(dctx, directive)) == 0 }
 }
 
+/// Frees `p` through `pool`: kept when [`keep`] takes it (reset by `reset`), else freed by zstd's
+/// `free`. Returns what `ZSTD_freeCCtx`/`ZSTD_freeDCtx` return (0 when kept).
+///
+/// # Safety
+/// `p` is null or a live context of `pool`'s kind, not used after this call.
+unsafe fn give_back<T>(
+    pool: &Pool,
+    p: *mut T,
+    reset: unsafe fn(*mut T) -> bool,
+    free: unsafe extern "C" fn(*mut T) -> usize,
+) -> usize {
+    // SAFETY (both calls): `p` is a live context (the caller's contract).
+    if p.is_null() || keep(pool, p.cast(), || unsafe { reset(p) }) {
+        return 0;
+    }
+    unsafe { free(p) }
+}
+
 /// `ZSTD_createCCtx`, from the kept contexts when one is free.
 #[unsafe(no_mangle)]
 pub extern "C" fn __wrap_ZSTD_createCCtx() -> *mut ZSTD_CCtx {
@@ -108,11 +126,8 @@ pub extern "C" fn __wrap_ZSTD_createCCtx() -> *mut ZSTD_CCtx {
 /// As zstd's: `cctx` is null or a context from `ZSTD_createCCtx`, not used after this call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __wrap_ZSTD_freeCCtx(cctx: *mut ZSTD_CCtx) -> usize {
-    // SAFETY (both calls): `cctx` is a live context (the caller's contract).
-    if cctx.is_null() || keep(&CCTX, cctx.cast(), || unsafe { reset_cctx(cctx) }) {
-        return 0;
-    }
-    unsafe { __real_ZSTD_freeCCtx(cctx) }
+    // SAFETY: the caller's contract.
+    unsafe { give_back(&CCTX, cctx, reset_cctx, __real_ZSTD_freeCCtx) }
 }
 
 /// `ZSTD_createDCtx`, from the kept contexts when one is free.
@@ -128,11 +143,8 @@ pub extern "C" fn __wrap_ZSTD_createDCtx() -> *mut ZSTD_DCtx {
 /// As zstd's: `dctx` is null or a context from `ZSTD_createDCtx`, not used after this call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __wrap_ZSTD_freeDCtx(dctx: *mut ZSTD_DCtx) -> usize {
-    // SAFETY (both calls): `dctx` is a live context (the caller's contract).
-    if dctx.is_null() || keep(&DCTX, dctx.cast(), || unsafe { reset_dctx(dctx) }) {
-        return 0;
-    }
-    unsafe { __real_ZSTD_freeDCtx(dctx) }
+    // SAFETY: the caller's contract.
+    unsafe { give_back(&DCTX, dctx, reset_dctx, __real_ZSTD_freeDCtx) }
 }
 
 #[cfg(test)]
