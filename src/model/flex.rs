@@ -157,6 +157,47 @@ impl<'de> de::Deserialize<'de> for KeyStr<'de> {
     }
 }
 
+/// The value of a number's text (`NaN` when it is none). Plain decimals of up to 15 significant
+/// digits (`119.73`, `1781`, `-0.5`: nearly every number of an event line) are read here: their
+/// digits as an integer below 2^53 and a power of ten up to 10^22 are both exact in an `f64`,
+/// so one division rounds correctly (Clinger's fast path, the same one `str::parse` takes after
+/// its general scan: 1.4 % of the CPU of ingesting the tools shape, perf; 192 → 118 instructions
+/// per line, callgrind). Anything else (an exponent, more digits) goes to `str::parse`.
+pub(crate) fn number(text: &str) -> f64 {
+    /// Powers of ten exact in an `f64`.
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let slow = || text.parse::<f64>().unwrap_or(f64::NAN);
+    let bytes = text.as_bytes();
+    let (negative, body) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    // At most 17 bytes: the mantissa cannot overflow; more than 15 digits go to `str::parse`.
+    if body.is_empty() || body.len() > 17 {
+        return slow();
+    }
+    let (mut mantissa, mut digits, mut decimals, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in body {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                decimals += usize::from(dot);
+            }
+            b'.' if !dot => dot = true,
+            _ => return slow(),
+        }
+    }
+    if digits == 0 || digits > 15 {
+        return slow();
+    }
+    let value = mantissa as f64 / POW10[decimals];
+    if negative { -value } else { value }
+}
+
 /// A JSON value read loosely: what the normalizer needs to convert it to a column type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Flex<'a> {
@@ -192,7 +233,7 @@ impl<'a> Flex<'a> {
             Some(b't') => Flex::Bool(true),
             Some(b'f') => Flex::Bool(false),
             Some(b'{') | Some(b'[') => Flex::Json(text),
-            _ => Flex::Num(text.parse::<f64>().unwrap_or(f64::NAN), text),
+            _ => Flex::Num(number(text), text),
         }
     }
 
@@ -366,6 +407,7 @@ pub(crate) fn push_decoding_non_ascii(out: &mut String, raw: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
 
     struct RawRecord<'a> {
         fields: Vec<(Cow<'a, str>, &'a str)>,
@@ -378,6 +420,66 @@ mod tests {
             Ok(RawRecord {
                 fields: fields.iter().collect(),
             })
+        }
+    }
+
+    #[test]
+    fn numbers_read_as_str_parse_reads_them() {
+        let fixed = [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "0.1",
+            "0.3",
+            "119.73",
+            "1781",
+            "-0.5",
+            "6.42",
+            "2.675",
+            "123456789012345",
+            "1234567890123456",
+            "12345678901234567",
+            "0.000000000000000000001",
+            "0.0000000000000000000001",
+            "9007199254740993",
+            "1e3",
+            "1E-7",
+            "-2.5e+10",
+            "1.",
+            ".5",
+            "-",
+            "",
+            "abc",
+            "1.2.3",
+            "4503599627370497.5",
+            "999999999999999.9",
+        ];
+        for t in fixed {
+            let (got, want) = (number(t), t.parse::<f64>().unwrap_or(f64::NAN));
+            assert!(
+                got.to_bits() == want.to_bits() || got.is_nan() && want.is_nan(),
+                "{t}"
+            );
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..200_000 {
+            let width = rng.random_range(1..16);
+            let int: u64 = rng.random_range(0..10u64.pow(width));
+            let decimals = rng.random_range(0..18usize);
+            let digits = format!("{int:0>width$}", width = decimals + 1);
+            let (a, b) = digits.split_at(digits.len() - decimals);
+            let sign = if rng.random_bool(0.3) { "-" } else { "" };
+            let t = if decimals == 0 {
+                format!("{sign}{a}")
+            } else {
+                format!("{sign}{a}.{b}")
+            };
+            assert_eq!(
+                number(&t).to_bits(),
+                t.parse::<f64>().map(f64::to_bits).unwrap(),
+                "{t}"
+            );
         }
     }
 

@@ -460,8 +460,8 @@ fn set_plain<'a>(n: &mut Normalized<'a>, col: Col, value: &'a str, may_escape: b
         },
         (Col::DurationMs | Col::LatencyMs | Col::Percentage, Some(b'-' | b'0'..=b'9')) => {
             // As `Flex::from_raw` reads a number; a non-finite one is `set_field`'s error.
-            match value.parse::<f64>() {
-                Ok(x) if x.is_finite() => {
+            match super::flex::number(value) {
+                x if x.is_finite() => {
                     let slot = match col {
                         Col::DurationMs => &mut n.duration_ms,
                         Col::LatencyMs => &mut n.latency_ms,
