@@ -13,7 +13,7 @@ use arrow::compute::take_record_batch;
 use arrow::record_batch::RecordBatch;
 
 use super::parse::Normalized;
-use super::pattern::error_pattern_cached;
+use super::pattern::with_error_pattern;
 use super::schema::{Col, Stream};
 use super::timefmt::day_of_ms;
 
@@ -146,7 +146,15 @@ impl BatchBuilder {
 
     /// Appends one event.
     pub fn append(&mut self, n: &Normalized<'_>) {
-        let pattern = n.error.as_deref().map(error_pattern_cached);
+        match n.error.as_deref() {
+            // The pattern is read where the per-thread cache holds it, not copied out.
+            Some(error) => with_error_pattern(error, |p| self.append_with(n, Some(p))),
+            None => self.append_with(n, None),
+        }
+    }
+
+    /// [`Self::append`], given the error's pattern.
+    fn append_with(&mut self, n: &Normalized<'_>, pattern: Option<&str>) {
         self.ts.append_value(n.ts);
         for (col, b) in &mut self.texts {
             b.append_option(match col {
@@ -161,7 +169,7 @@ impl BatchBuilder {
                 Col::Provider => n.provider.as_deref(),
                 Col::Model => n.model.as_deref(),
                 Col::Params => n.params(),
-                Col::ErrorPattern => pattern.as_deref(),
+                Col::ErrorPattern => pattern,
                 Col::Extra => n.extra.as_deref(),
                 Col::Metadata => Some(&n.metadata),
                 _ => None,
