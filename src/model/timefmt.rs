@@ -46,29 +46,51 @@ fn fast_iso_ms(b: &[u8]) -> Option<i64> {
     if t[23] != b'Z' {
         return None;
     }
-    let mut bad = false;
-    let mut n = |places: &[usize]| {
+    let bad = std::cell::Cell::new(false);
+    let n = |places: &[usize]| {
         places.iter().fold(0i64, |acc, &i| {
             let v = t[i].wrapping_sub(b'0');
-            bad |= v > 9;
+            bad.set(bad.get() | (v > 9));
             acc * 10 + v as i64
         })
     };
-    let year = n(&[0, 1, 2, 3]);
-    let (month, day) = (n(&[5, 6]), n(&[8, 9]));
+    // The date's midnight, from the last timestamp on this thread when it named the same date
+    // (lines come in runs of one day): its digits, month and day were checked then. Reading the
+    // date and `days_from_civil` were ~60 % of this function's instructions (callgrind).
+    let date = (
+        u64::from_le_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]),
+        u16::from_le_bytes([t[8], t[9]]),
+    );
+    let midnight = match LAST_DATE.get() {
+        (last, ms) if last == date => ms,
+        _ => {
+            let year = n(&[0, 1, 2, 3]);
+            let (month, day) = (n(&[5, 6]), n(&[8, 9]));
+            if bad.get()
+                || !(1..=12).contains(&month)
+                || day < 1
+                || day > days_in_month(year, month)
+            {
+                return None;
+            }
+            let ms = days_from_civil(year, month, day) * MS_PER_DAY;
+            LAST_DATE.set((date, ms));
+            ms
+        }
+    };
     let (h, m, s) = (n(&[11, 12]), n(&[14, 15]), n(&[17, 18]));
     let ms = n(&[20, 21, 22]);
-    if bad
-        || !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || h > 23
-        || m > 59
-        || s > 59
-    {
+    if bad.get() || h > 23 || m > 59 || s > 59 {
         return None;
     }
-    Some(days_from_civil(year, month, day) * MS_PER_DAY + ((h * 60 + m) * 60 + s) * 1000 + ms)
+    Some(midnight + ((h * 60 + m) * 60 + s) * 1000 + ms)
+}
+
+thread_local! {
+    /// The date bytes (`YYYY-MM-DD`) of the last valid timestamp [`fast_iso_ms`] read on this
+    /// thread, and its midnight in epoch ms. No text has all-zero date bytes (`-` is at 4).
+    static LAST_DATE: std::cell::Cell<((u64, u16), i64)> =
+        const { std::cell::Cell::new(((0, 0), 0)) };
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -155,6 +177,22 @@ mod tests {
             assert_eq!(parse_iso_ms(s), want, "{s}");
         }
         assert_eq!(fast_iso_ms(b"2026-02-30T00:00:00Z"), None);
+        // The date memo: a valid date then an invalid time on it, other dates between.
+        for s in [
+            "2026-11-28T09:51:50.123Z",
+            "2026-11-28T24:00:00.000Z",
+            "2026-11-29T00:00:00.000Z",
+            "2026-11-28T23:59:59.999Z",
+            "2026-02-30T00:00:00.000Z",
+            "2026-02-30T00:00:01.000Z",
+            "2024-02-29T12:00:00.000Z",
+            "2024-02-29T12:00:00.00xZ",
+        ] {
+            let want = DateTime::parse_from_rfc3339(s)
+                .map(|d| d.timestamp_millis())
+                .ok();
+            assert_eq!(fast_iso_ms(s.as_bytes()), want, "{s}");
+        }
         // Every place of the layout: a non-digit, a wrong separator, a missing `Z`.
         let good = b"2026-11-28T09:51:50.123Z";
         for i in 0..good.len() {
