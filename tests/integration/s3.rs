@@ -317,10 +317,12 @@ fn four_machines_ingest_into_one_s3_root_at_once_and_two_race_on_one_source() {
     // exactly once, whichever commits first.
     let race = work.path().join("race");
     generate(&race, 5_000, 9);
-    let racers: Vec<Child> = (0..2)
-        .map(|_| spawn_ingest(&Machine::new(&s3, "race"), &race))
-        .collect();
-    for mut c in racers {
+    // Each racer's machine (its cache directory) lives until its ingest has ended: a temporary
+    // one was removed as soon as the process was spawned, which failed the run when it had not
+    // yet written its spool id (seen once under load).
+    let racers: Vec<Machine> = (0..2).map(|_| Machine::new(&s3, "race")).collect();
+    let children: Vec<Child> = racers.iter().map(|m| spawn_ingest(m, &race)).collect();
+    for mut c in children {
         let (code, err) = ingest_output(&mut c);
         assert_eq!(code, Some(0), "{err}");
     }
