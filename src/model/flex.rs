@@ -477,7 +477,9 @@ mod tests {
             };
             assert_eq!(
                 number(&t).to_bits(),
-                t.parse::<f64>().map(f64::to_bits).unwrap(),
+                t.parse::<f64>()
+                    .map(f64::to_bits)
+                    .expect("a decimal parses"),
                 "{t}"
             );
         }

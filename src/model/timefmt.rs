@@ -169,16 +169,7 @@ mod tests {
             "2024-02-29T23:59:59.999Z",
             "1970-01-01T00:00:00.000Z",
             "1969-12-31T23:59:59.999Z",
-        ] {
-            let want = DateTime::parse_from_rfc3339(s)
-                .map(|d| d.timestamp_millis())
-                .ok();
-            assert_eq!(fast_iso_ms(s.as_bytes()), want, "{s}");
-            assert_eq!(parse_iso_ms(s), want, "{s}");
-        }
-        assert_eq!(fast_iso_ms(b"2026-02-30T00:00:00Z"), None);
-        // The date memo: a valid date then an invalid time on it, other dates between.
-        for s in [
+            // The date memo: a valid date, then an invalid time on it, other dates between.
             "2026-11-28T09:51:50.123Z",
             "2026-11-28T24:00:00.000Z",
             "2026-11-29T00:00:00.000Z",
@@ -192,7 +183,9 @@ mod tests {
                 .map(|d| d.timestamp_millis())
                 .ok();
             assert_eq!(fast_iso_ms(s.as_bytes()), want, "{s}");
+            assert_eq!(parse_iso_ms(s), want, "{s}");
         }
+        assert_eq!(fast_iso_ms(b"2026-02-30T00:00:00Z"), None);
         // Every place of the layout: a non-digit, a wrong separator, a missing `Z`.
         let good = b"2026-11-28T09:51:50.123Z";
         for i in 0..good.len() {
