@@ -56,7 +56,8 @@ fn fast_iso_ms(b: &[u8]) -> Option<i64> {
     };
     // The date's midnight, from the last timestamp on this thread when it named the same date
     // (lines come in runs of one day): its digits, month and day were checked then. Reading the
-    // date and `days_from_civil` were ~60 % of this function's instructions (callgrind).
+    // date and `days_from_civil` were a third of this function's instructions (227 → 152 per
+    // line on the tools shape, callgrind).
     let date = (
         u64::from_le_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]),
         u16::from_le_bytes([t[8], t[9]]),
