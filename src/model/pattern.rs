@@ -128,7 +128,8 @@ pub fn error_pattern(text: &str) -> String {
         mask(PATTERNS[pattern].0, &text[start..end], &mut masked);
         last = end;
     };
-    if text.is_ascii() {
+    let ascii = text.is_ascii();
+    if ascii {
         ascii::find_iter(text, add);
     } else {
         for m in masker().find_iter(text) {
@@ -137,11 +138,15 @@ pub fn error_pattern(text: &str) -> String {
     }
     masked.push_str(&text[last..]);
     let mut out = String::with_capacity(masked.len());
-    for word in masked.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
+    if ascii {
+        ascii::push_words(&masked, &mut out);
+    } else {
+        for word in masked.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
         }
-        out.push_str(word);
     }
     if cut {
         out.push_str(CUT_MARK);
