@@ -84,7 +84,16 @@ pub fn is_plain_json(text: &str) -> bool {
 }
 
 /// The index of the first byte at or after `b[i]` that is not JSON white space.
+///
+/// Most calls find none (compact JSON: before and after every key and value): one compare
+/// says so for any byte above the space, which JSON white space never is (the loop's test of
+/// four bytes at each of ~55 calls a line was 2 % of the instructions of ingesting the tools
+/// shape, callgrind).
+#[inline(always)]
 pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
+    if b.get(i).is_none_or(|&c| c > b' ') {
+        return i;
+    }
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
         i += 1;
     }
