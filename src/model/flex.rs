@@ -376,12 +376,24 @@ pub fn minify_json(text: &str) -> Cow<'_, str> {
 /// Appends JSON string text (quotes and escapes as written) with each `\u` escape of a character
 /// outside ASCII (a surrogate pair joined) written as the character; an escape of an ASCII
 /// character, or of half a surrogate pair alone, stays as written. Returns whether one did.
+///
+/// Escapes come in runs (Python's `json.dumps` escapes every character of a word outside
+/// ASCII): the next one is looked for where the last ended before the text is searched, and
+/// nothing is copied between two. With a search and a copy per escape, this was 4.7 % of the
+/// instructions of ingesting the python shape (callgrind).
 pub(crate) fn push_decoding_non_ascii(out: &mut String, raw: &str) -> bool {
     let b = raw.as_bytes();
     let (mut from, mut at) = (0, 0);
     let mut kept = false;
-    while let Some(k) = memchr::memchr(b'\\', &b[at..]) {
-        let k = at + k;
+    loop {
+        let k = match b.get(at) {
+            Some(b'\\') => at,
+            Some(_) => match memchr::memchr(b'\\', &b[at..]) {
+                Some(k) => at + k,
+                None => break,
+            },
+            None => break,
+        };
         at = k + 2; // past the escaped byte (`\\u0041` is a backslash, then `u0041`)
         if b.get(k + 1) != Some(&b'u') {
             kept = true;
@@ -392,7 +404,9 @@ pub(crate) fn push_decoding_non_ascii(out: &mut String, raw: &str) -> bool {
             .and_then(|(c, used)| Some((char::from_u32(c)?, used)));
         match decoded {
             Some((c, used)) => {
-                out.push_str(&raw[from..k]);
+                if k > from {
+                    out.push_str(&raw[from..k]);
+                }
                 out.push(c);
                 from = k + used;
                 at = from;
@@ -631,6 +645,57 @@ mod tests {
             let a: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
             let b: serde_json::Value = serde_json::from_str(want).unwrap_or_default();
             assert_eq!(a, b, "{text}");
+        }
+    }
+
+    /// `push_decoding_non_ascii` as it was (a search and a copy per escape), as the reference.
+    fn push_decoding_reference(out: &mut String, raw: &str) -> bool {
+        let b = raw.as_bytes();
+        let (mut from, mut at) = (0, 0);
+        let mut kept = false;
+        while let Some(k) = memchr::memchr(b'\\', &b[at..]) {
+            let k = at + k;
+            at = k + 2;
+            if b.get(k + 1) != Some(&b'u') {
+                kept = true;
+                continue;
+            }
+            let decoded = crate::model::scan::unicode_escape(b, k)
+                .filter(|&(c, _)| c >= 0x80)
+                .and_then(|(c, used)| Some((char::from_u32(c)?, used)));
+            match decoded {
+                Some((c, used)) => {
+                    out.push_str(&raw[from..k]);
+                    out.push(c);
+                    from = k + used;
+                    at = from;
+                }
+                None => kept = true,
+            }
+        }
+        out.push_str(&raw[from..]);
+        kept
+    }
+
+    /// Runs of escapes, lone and broken ones, as the reference decodes them.
+    #[test]
+    fn decoding_escapes_agrees_with_the_reference() {
+        use rand::{Rng, SeedableRng};
+        let parts = [
+            "\\u00e9", "\\u65e0", "\\u0041", "\\ud83d", "\\ude80", "\\u00", "\\uzzzz", "\\\\",
+            "\\\"", "\\n", "\\", "u", "a", "é", " ", "\"",
+        ];
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(13);
+        for _ in 0..50_000 {
+            // Quoted, as every text it is given is a JSON string.
+            let body: String = (0..rng.random_range(0..12))
+                .map(|_| parts[rng.random_range(0..parts.len())])
+                .collect();
+            let raw = format!("\"{body}\"");
+            let (mut got, mut want) = (String::from("x"), String::from("x"));
+            let kept = push_decoding_non_ascii(&mut got, &raw);
+            assert_eq!(kept, push_decoding_reference(&mut want, &raw), "{raw:?}");
+            assert_eq!(got, want, "{raw:?}");
         }
     }
 
