@@ -666,9 +666,10 @@ fn compact_clean(text: &str) -> Outline<'_> {
             b'"' => {
                 // The scan says whether the string holds an escape: the many that hold none
                 // are not searched for one again.
-                let Some((end, escaped)) = super::scan::string_scan(b, i, true) else {
+                let Some((end, escapes)) = super::scan::string_scan(b, i, true) else {
                     return Outline::Unsure;
                 };
+                let escaped = escapes.any;
                 let inner = &text[i + 1..end - 1];
                 if b.get(super::scan::ws(b, end)) == Some(&b':') {
                     if (escaped || !plain) && key_may_hold_secret(inner) {
@@ -677,7 +678,9 @@ fn compact_clean(text: &str) -> Outline<'_> {
                     i = end;
                     continue;
                 }
-                if escaped && inner.contains("\\u") {
+                // Whether the string holds a `\u` escape, the scan says (a search of the text
+                // for one was ~0.9 % of the instructions of ingesting the python shape).
+                if escapes.unicode {
                     // Decoded (escapes of characters outside ASCII written as the characters),
                     // the value is judged by what it then reads: triggers are ASCII, so those
                     // characters can neither be nor make one.

@@ -44,7 +44,7 @@ fn object_fields<'a>(line: &'a str, fields: &mut Fields<'a>) -> Option<()> {
             i = ws(b, i + 1);
             // A string value says whether it holds escapes, so that reading it need not look.
             let (value_end, escaped) = if b.get(i) == Some(&b'"') {
-                string_scan(b, i, true)?
+                string_scan(b, i, true).map(|(end, escaped)| (end, escaped.any))?
             } else {
                 (value(b, i, 1)?, false)
             };
@@ -107,17 +107,27 @@ pub(crate) fn string(b: &[u8], i: usize, escapes: bool) -> Option<usize> {
     string_scan(b, i, escapes).map(|(end, _)| end)
 }
 
-/// [`string`], and whether the string held an escape.
+/// The escapes a string held, as [`string_scan`] found them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Escapes {
+    /// Any escape.
+    pub any: bool,
+    /// A `\u` escape.
+    pub unicode: bool,
+}
+
+/// [`string`], and the escapes the string held.
 #[inline(always)]
-pub(crate) fn string_scan(b: &[u8], i: usize, escapes: bool) -> Option<(usize, bool)> {
+pub(crate) fn string_scan(b: &[u8], i: usize, escapes: bool) -> Option<(usize, Escapes)> {
     let mut j = i + 1;
-    let mut escaped = false;
+    let mut escaped = Escapes::default();
     loop {
         let k = special(b, j)?;
         match b[k] {
             b'"' => return Some((k + 1, escaped)),
             b'\\' if escapes => {
-                escaped = true;
+                escaped.any = true;
+                escaped.unicode |= b.get(k + 1) == Some(&b'u');
                 j = escape_end(b, k)?;
             }
             // A control character (not allowed raw in a JSON string), or an escaped key.
