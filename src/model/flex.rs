@@ -648,32 +648,53 @@ mod tests {
         }
     }
 
-    /// `push_decoding_non_ascii` as it was (a search and a copy per escape), as the reference.
+    /// `push_decoding_non_ascii` written another way, as the reference: `str` searches, the
+    /// standard library's hex and UTF-16 decoding.
     fn push_decoding_reference(out: &mut String, raw: &str) -> bool {
-        let b = raw.as_bytes();
-        let (mut from, mut at) = (0, 0);
+        let unit = |s: &str| {
+            s.get(2..6)
+                .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                .and_then(|h| u16::from_str_radix(h, 16).ok())
+        };
         let mut kept = false;
-        while let Some(k) = memchr::memchr(b'\\', &b[at..]) {
-            let k = at + k;
-            at = k + 2;
-            if b.get(k + 1) != Some(&b'u') {
-                kept = true;
-                continue;
-            }
-            let decoded = crate::model::scan::unicode_escape(b, k)
-                .filter(|&(c, _)| c >= 0x80)
-                .and_then(|(c, used)| Some((char::from_u32(c)?, used)));
-            match decoded {
+        let mut rest = raw;
+        while let Some(k) = rest.find('\\') {
+            out.push_str(&rest[..k]);
+            rest = &rest[k..];
+            let decoded = rest
+                .starts_with("\\u")
+                .then(|| unit(rest))
+                .flatten()
+                .and_then(|hi| {
+                    let lo = rest[6..]
+                        .starts_with("\\u")
+                        .then(|| unit(&rest[6..]))
+                        .flatten();
+                    let used = if (0xD800..0xDC00).contains(&hi) {
+                        12
+                    } else {
+                        6
+                    };
+                    let c = char::decode_utf16(std::iter::once(hi).chain(lo))
+                        .next()?
+                        .ok()?;
+                    (c as u32 >= 0x80).then_some((c, used))
+                });
+            let used = match decoded {
                 Some((c, used)) => {
-                    out.push_str(&raw[from..k]);
                     out.push(c);
-                    from = k + used;
-                    at = from;
+                    used
                 }
-                None => kept = true,
-            }
+                None => {
+                    kept = true;
+                    let used = rest[1..].chars().next().map_or(1, |c| 1 + c.len_utf8());
+                    out.push_str(&rest[..used]);
+                    used
+                }
+            };
+            rest = &rest[used..];
         }
-        out.push_str(&raw[from..]);
+        out.push_str(rest);
         kept
     }
 

@@ -104,6 +104,26 @@ fn url(b: &[u8], p: usize, dead: &mut usize) -> Option<usize> {
     (k > i + 3).then_some(k)
 }
 
+/// Past the runs of `class` bytes, each led by `sep` and at least one byte long, that follow
+/// `end`: where they end, and where the first one's bytes start (`None` when none follows).
+fn separated_runs(
+    b: &[u8],
+    mut end: usize,
+    sep: u8,
+    class: impl Fn(u8) -> bool + Copy,
+) -> (usize, Option<usize>) {
+    let mut first = None;
+    while b.get(end) == Some(&sep) {
+        let t = run(b, end + 1, class);
+        if t == end + 1 {
+            break;
+        }
+        first.get_or_insert(end + 1);
+        end = t;
+    }
+    (end, first)
+}
+
 /// `\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b` after a boundary. Neither class holds `@` or `.` where it
 /// is needed next, so the local part and every label but the last are whole runs; backtracking
 /// only gives back bytes of the last labels, so the match ends at the last place past the first
@@ -116,19 +136,11 @@ fn email(b: &[u8], p: usize, dead: &mut usize) -> Option<usize> {
         return None;
     }
     let label = |c: u8| word(c) || c == b'-';
-    let mut end = run(b, i + 1, label);
+    let end = run(b, i + 1, label);
     if end == i + 1 {
         return None;
     }
-    let mut first = None;
-    while b.get(end) == Some(&b'.') {
-        let t = run(b, end + 1, label);
-        if t == end + 1 {
-            break;
-        }
-        first.get_or_insert(end + 1);
-        end = t;
-    }
+    let (end, first) = separated_runs(b, end, b'.', label);
     // Never right after a dot, where `\b` holds only before a word byte: then it also holds at
     // a later place of that label (its end, or where it turns to `-`), which is tried first.
     (first? + 1..=end).rev().find(|&e| boundary(b, e))
@@ -165,20 +177,12 @@ fn path_from_slash(b: &[u8], q: usize) -> Option<usize> {
         return None;
     }
     let segment = |c: u8| word(c) || matches!(c, b'.' | b'@' | b'+' | b'-');
-    let mut end = run(b, q + 1, segment);
+    let end = run(b, q + 1, segment);
     if end == q + 1 {
         return None;
     }
-    let mut more = false;
-    while b.get(end) == Some(&b'/') {
-        let t = run(b, end + 1, segment);
-        if t == end + 1 {
-            break;
-        }
-        more = true;
-        end = t;
-    }
-    more.then(|| end + usize::from(b.get(end) == Some(&b'/')))
+    let (end, more) = separated_runs(b, end, b'/', segment);
+    more.map(|_| end + usize::from(b.get(end) == Some(&b'/')))
 }
 
 /// `[A-Za-z]:\\[^\s'"]+|\[PATH\]|(?:~|\.{1,2})?/[\w.@+-]+(?:/[\w.@+-]+)+/?` (no boundary).
