@@ -1,14 +1,14 @@
 //! The error patterns ([`PATTERNS`](super::PATTERNS)) matched by hand on ASCII text: the same
 //! matches, of the same pattern, as the regex's leftmost-first search, in ~60 % of its time.
 //!
-//! Masking a unique error text was the regex's lazy DFA searching forward to each match's end
-//! and back to its start: 9.5 % of the instructions of ingesting the long-text shape
-//! (callgrind), whose stack traces are unique. On the 13,728 distinct error texts of four shapes
-//! this takes 3.3 ns a byte against the regex's 5.6. Here each pattern is a small
-//! function that says where its preferred match starting at a place ends, and the places are
-//! tried left to right, the patterns in their order: an alternation's leftmost-first match.
-//! Each function's comment says why its one scan finds the match the regex's backtracking
-//! prefers. The tests hold it to the regex on random texts of every ASCII byte.
+//! Masking unique error texts was 9.5 % of the instructions of ingesting the long-text shape
+//! (callgrind), most of it (6.6 %) the regex's lazy DFA searching forward to each match's end
+//! and back to its start. Here each pattern is a small function that says where its preferred
+//! match starting at a place ends, and the places are tried left to right, the patterns in their
+//! order: an alternation's leftmost-first match. Each function's comment says why its one scan
+//! finds the match the regex's backtracking prefers. On the 13,728 distinct error texts of four
+//! shapes this takes 3.3 ns a byte against the regex's 5.6. The tests hold it to the regex on
+//! random texts of every ASCII byte.
 //!
 //! ASCII only: `\w`, `\d`, `\s` and `\b` are the ASCII classes, which on ASCII text match what
 //! the Unicode ones match (the regex's `µs` cannot occur).
@@ -104,17 +104,17 @@ fn url(b: &[u8], p: usize, dead: &mut usize) -> Option<usize> {
     (k > i + 3).then_some(k)
 }
 
-/// Past the runs of `class` bytes, each led by `sep` and at least one byte long, that follow
-/// `end`: where they end, and where the first one's bytes start (`None` when none follows).
+/// Past the runs of bytes `take` takes, each led by `sep` and at least one byte long, that
+/// follow `end`: where they end, and where the first one's bytes start (`None` when none does).
 fn separated_runs(
     b: &[u8],
     mut end: usize,
     sep: u8,
-    class: impl Fn(u8) -> bool + Copy,
+    take: impl Fn(u8) -> bool + Copy,
 ) -> (usize, Option<usize>) {
     let mut first = None;
     while b.get(end) == Some(&sep) {
-        let t = run(b, end + 1, class);
+        let t = run(b, end + 1, take);
         if t == end + 1 {
             break;
         }
