@@ -70,11 +70,27 @@ impl<'a> Fields<'a> {
     /// The fields in input order, each with whether its value may be a string with escapes
     /// (known for the scanner's fields; assumed for the others): see [`Flex::from_scanned`].
     pub fn iter_scanned(&self) -> impl Iterator<Item = (Cow<'a, str>, &'a str, bool)> + '_ {
+        self.plain()
+            .map(|(k, v, escaped)| (Cow::Borrowed(k), v, escaped))
+            .chain(self.other.iter().map(|(k, v)| (k.clone(), *v, true)))
+    }
+
+    /// The fields with plain keys, in input order, each with whether its value may be a string
+    /// with escapes; the [`Self::other`] fields follow them. Apart, so that the normalizer's
+    /// loop over these builds no `Cow` per key (13 instructions a field: 1.4 % of ingesting the
+    /// tools shape, callgrind).
+    pub fn plain(&self) -> impl Iterator<Item = (&'a str, &'a str, bool)> + '_ {
+        let escaped = self.escaped;
         self.plain[..self.len]
             .iter()
             .enumerate()
-            .map(|(i, &(k, v))| (Cow::Borrowed(k), v, self.escaped >> i & 1 == 1))
-            .chain(self.other.iter().map(|(k, v)| (k.clone(), *v, true)))
+            .map(move |(i, &(k, v))| (k, v, escaped >> i & 1 == 1))
+    }
+
+    /// The fields after the [`Self::plain`] ones (keys with escapes, or past [`Fields::PLAIN`]);
+    /// their values may be strings with escapes.
+    pub fn other(&self) -> &[(Cow<'a, str>, &'a str)] {
+        &self.other
     }
 }
 

@@ -11,7 +11,8 @@ use rayon::prelude::*;
 
 use crate::model::Stream;
 use crate::model::batch::DayBatches;
-use crate::model::parse::{Normalized, ParseError, parse_line, parse_str_into};
+use crate::model::flex::Fields;
+use crate::model::parse::{Normalized, ParseError, parse_line, parse_str_reusing};
 
 use super::drift::{self, DriftKey, Tally};
 use super::quarantine::Rejected;
@@ -202,6 +203,7 @@ fn decode_into(
         out: Decoded::default(),
         drift: Tally::default(),
         n: Normalized::default(),
+        fields: Fields::new(),
     };
     match day_groups(chunk) {
         None => {
@@ -353,6 +355,8 @@ struct ChunkDecoder<'a, 'd> {
     drift: Tally,
     /// Reused from line to line (its buffers).
     n: Normalized<'a>,
+    /// Reused from line to line ([`parse_str_reusing`]).
+    fields: Fields<'a>,
 }
 
 impl<'a> ChunkDecoder<'a, '_> {
@@ -367,7 +371,7 @@ impl<'a> ChunkDecoder<'a, '_> {
             return;
         }
         let parsed = match self.text {
-            Some(t) => parse_str_into(self.stream, &t[pos..end], &mut self.n),
+            Some(t) => parse_str_reusing(self.stream, &t[pos..end], &mut self.n, &mut self.fields),
             None => parse_line(self.stream, line).map(|m| self.n = m),
         };
         let out = &mut self.out;
