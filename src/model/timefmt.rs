@@ -27,7 +27,8 @@ pub fn parse_iso_ms(s: &str) -> Option<i64> {
 /// The common `YYYY-MM-DDTHH:MM:SS[.fff]Z` shape, by hand; `None` for anything else.
 ///
 /// The text is copied into a fixed-size array, so that every index below is a constant (no
-/// bounds checks), and each place's digit test is folded into one flag: a fallible closure per
+/// bounds checks). The time's digits are tested eight and four at once ([`swar_digits`]); the
+/// date's (read once per date and thread) each, folded into one flag: a fallible closure per
 /// digit, not inlined, was ~320 instructions per event line (callgrind), 2.6 % of ingest's.
 fn fast_iso_ms(b: &[u8]) -> Option<i64> {
     let mut t = [0u8; 24];
@@ -40,10 +41,7 @@ fn fast_iso_ms(b: &[u8]) -> Option<i64> {
         }
         _ => return None,
     }
-    if t[4] != b'-' || t[7] != b'-' || t[10] != b'T' || t[13] != b':' || t[16] != b':' {
-        return None;
-    }
-    if t[23] != b'Z' {
+    if t[4] != b'-' || t[7] != b'-' || t[10] != b'T' || t[23] != b'Z' {
         return None;
     }
     let bad = std::cell::Cell::new(false);
@@ -79,12 +77,47 @@ fn fast_iso_ms(b: &[u8]) -> Option<i64> {
             ms
         }
     };
-    let (h, m, s) = (n(&[11, 12]), n(&[14, 15]), n(&[17, 18]));
-    let ms = n(&[20, 21, 22]);
-    if bad.get() || h > 23 || m > 59 || s > 59 {
+    // `HH:MM:SS` and `.fff`, eight and four bytes at once.
+    let hms = u64::from_le_bytes([t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18]]);
+    let hms = swar_digits(hms, HMS_ZERO, HMS_LIMIT)?;
+    let fraction = u64::from_le_bytes([t[19], t[20], t[21], t[22], 0, 0, 0, 0]);
+    let fraction = swar_digits(fraction, FRACTION_ZERO, FRACTION_LIMIT)?;
+    let digit = |w: u64, k: u32| (w >> (8 * k) & 0xff) as i64;
+    let (h, m, s) = (
+        digit(hms, 0) * 10 + digit(hms, 1),
+        digit(hms, 3) * 10 + digit(hms, 4),
+        digit(hms, 6) * 10 + digit(hms, 7),
+    );
+    let ms = digit(fraction, 1) * 100 + digit(fraction, 2) * 10 + digit(fraction, 3);
+    if h > 23 || m > 59 || s > 59 {
         return None;
     }
     Some(midnight + ((h * 60 + m) * 60 + s) * 1000 + ms)
+}
+
+/// `HH:MM:SS` at zero, as [`swar_digits`] reads eight bytes.
+const HMS_ZERO: u64 = u64::from_le_bytes(*b"00:00:00");
+/// The limits of `HH:MM:SS` for [`swar_digits`]: a digit's place, then a separator's.
+const HMS_LIMIT: u64 = u64::from_le_bytes([0x76, 0x76, 0x7f, 0x76, 0x76, 0x7f, 0x76, 0x76]);
+/// `.fff` at zero and four zero bytes.
+const FRACTION_ZERO: u64 = u64::from_le_bytes(*b".000\0\0\0\0");
+/// The limits of `.fff` and four zero bytes for [`swar_digits`].
+const FRACTION_LIMIT: u64 = u64::from_le_bytes([0x7f, 0x76, 0x76, 0x76, 0x7f, 0x7f, 0x7f, 0x7f]);
+
+/// The eight bytes of `w` (little-endian) with each digit's value in its byte and 0 in every
+/// other byte, if `w` is `zero` with digits in the places where `zero` holds `0`; `None`
+/// otherwise. `limit` holds 0x76 at a digit's place and 0x7f at any other.
+///
+/// XORed with `zero`, a digit becomes 0–9 and anything else at a digit's place 10 or more; a
+/// separator (or zero byte) becomes 0 and anything else 1 or more. Adding `limit` then sets a
+/// byte's high bit exactly when it is out of range, in all eight bytes at once: no byte carries
+/// into the next unless its own high bit was set already, which fails it anyway. Against a
+/// test of each digit on its own: 24 fewer instructions per line (callgrind, tools shape).
+#[inline(always)]
+fn swar_digits(w: u64, zero: u64, limit: u64) -> Option<u64> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let d = w ^ zero;
+    ((d | d.wrapping_add(limit)) & HIGH == 0).then_some(d)
 }
 
 thread_local! {
@@ -161,6 +194,55 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// chrono's reading of `s` (None when it is not UTF-8 or not RFC 3339).
+    fn chrono_ms(s: &[u8]) -> Option<i64> {
+        let text = std::str::from_utf8(s).ok()?;
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|d| d.timestamp_millis())
+    }
+
+    /// Every byte at every place of the time (`HH:MM:SS.fff`, read eight and four bytes at once):
+    /// what the fast path reads, chrono reads the same; a digit that leaves a valid time it reads
+    /// (a 60th second, which chrono takes for a leap second, it leaves to chrono). And a sweep of
+    /// the day's times.
+    #[test]
+    fn every_byte_at_every_place_of_the_time() {
+        let good = *b"2026-11-28T09:51:50.123Z";
+        let mut read = 0;
+        for i in 11..23 {
+            for c in 0..=255u8 {
+                let mut s = good;
+                s[i] = c;
+                let (got, want) = (fast_iso_ms(&s), chrono_ms(&s));
+                let text = String::from_utf8_lossy(&s);
+                if got.is_some() {
+                    assert_eq!(got, want, "{text}");
+                    read += 1;
+                }
+                let leap = &s[17..19] == b"60";
+                if c.is_ascii_digit() && want.is_some() && !leap {
+                    assert!(got.is_some(), "{text}");
+                }
+            }
+        }
+        // The bytes that leave a valid time, place by place: hours `09` `19`; 10; `:`; minutes
+        // `01` to `51`; 10; `:`; seconds `00` to `50`; 10; `.`; 10 × 3.
+        assert_eq!(read, 2 + 10 + 1 + 6 + 10 + 1 + 6 + 10 + 1 + 30);
+        for h in 0..24 {
+            for m in (0..60).step_by(7) {
+                for sec in (0..60).step_by(13) {
+                    for ms in [0, 7, 99, 500, 999] {
+                        let text = format!("2026-11-28T{h:02}:{m:02}:{sec:02}.{ms:03}Z");
+                        let got = fast_iso_ms(text.as_bytes());
+                        assert!(got.is_some(), "{text}");
+                        assert_eq!(got, chrono_ms(text.as_bytes()), "{text}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn fast_path_agrees_with_chrono() {
