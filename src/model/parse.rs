@@ -305,6 +305,10 @@ impl KeyTable {
         table
     }
 
+    /// What `key` is to the stream, if the stream knows it. Inlined into both of
+    /// [`normalize`]'s loops: called out of line, 12 times a line, it was 5.7 % of the
+    /// instructions of ingesting the tools shape, and inlined 0.5 % fewer in all (callgrind).
+    #[inline(always)]
     fn find(&self, key: &str) -> Option<Known> {
         let words = KeyWords::of(key.as_bytes())?;
         let mut i = words.slot();
