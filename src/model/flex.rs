@@ -14,8 +14,9 @@ use serde_json::value::RawValue;
 /// element, both showed in ingest profiles. The rest (serde_json's case) go to a `Vec`.
 pub struct Fields<'a> {
     plain: [(&'a str, &'a str); Fields::PLAIN],
-    /// Bit `i`: the value of `plain[i]` is a string that holds escapes.
-    escaped: u16,
+    /// Bit `i`: the value of `plain[i]` is written loosely (a string that holds escapes; an
+    /// object or array with white space between its tokens).
+    loose: u16,
     len: usize,
     other: Vec<(Cow<'a, str>, &'a str)>,
 }
@@ -28,7 +29,7 @@ impl<'a> Fields<'a> {
     pub fn new() -> Self {
         Fields {
             plain: [("", ""); Fields::PLAIN],
-            escaped: 0,
+            loose: 0,
             len: 0,
             other: Vec::new(),
         }
@@ -37,19 +38,20 @@ impl<'a> Fields<'a> {
     /// Forgets every field.
     pub fn clear(&mut self) {
         self.len = 0;
-        self.escaped = 0;
+        self.loose = 0;
         self.other.clear();
     }
 
-    /// Adds a field whose key needs no unescaping (`escaped`: its value is a string that holds
-    /// escapes); false (nothing added) when the array is full.
+    /// Adds a field whose key needs no unescaping (`loose`: its value is a string that holds
+    /// escapes, or an object or array with white space between its tokens); false (nothing
+    /// added) when the array is full.
     #[inline(always)]
-    pub fn push_plain(&mut self, key: &'a str, value: &'a str, escaped: bool) -> bool {
+    pub fn push_plain(&mut self, key: &'a str, value: &'a str, loose: bool) -> bool {
         if self.len == Fields::PLAIN || !self.other.is_empty() {
             return false;
         }
         self.plain[self.len] = (key, value);
-        self.escaped |= (escaped as u16) << self.len;
+        self.loose |= (loose as u16) << self.len;
         self.len += 1;
         true
     }
@@ -67,28 +69,28 @@ impl<'a> Fields<'a> {
             .chain(self.other.iter().cloned())
     }
 
-    /// The fields in input order, each with whether its value may be a string with escapes
-    /// (known for the scanner's fields; assumed for the others): see [`Flex::from_scanned`].
+    /// The fields in input order, each with whether its value may be written loosely (known for
+    /// the scanner's fields; assumed for the others): see [`Flex::from_scanned`].
     pub fn iter_scanned(&self) -> impl Iterator<Item = (Cow<'a, str>, &'a str, bool)> + '_ {
         self.plain()
-            .map(|(k, v, escaped)| (Cow::Borrowed(k), v, escaped))
+            .map(|(k, v, loose)| (Cow::Borrowed(k), v, loose))
             .chain(self.other.iter().map(|(k, v)| (k.clone(), *v, true)))
     }
 
-    /// The fields with plain keys, in input order, each with whether its value may be a string
-    /// with escapes; the [`Self::other`] fields follow them. Apart, so that the normalizer's
+    /// The fields with plain keys, in input order, each with whether its value may be written
+    /// loosely (see [`Self::push_plain`]); the [`Self::other`] fields follow them. Apart, so that the normalizer's
     /// loop over these builds no `Cow` per key (13 instructions a field: 1.4 % of ingesting the
     /// tools shape, callgrind).
     pub fn plain(&self) -> impl Iterator<Item = (&'a str, &'a str, bool)> + '_ {
-        let escaped = self.escaped;
+        let loose = self.loose;
         self.plain[..self.len]
             .iter()
             .enumerate()
-            .map(move |(i, &(k, v))| (k, v, escaped >> i & 1 == 1))
+            .map(move |(i, &(k, v))| (k, v, loose >> i & 1 == 1))
     }
 
     /// The fields after the [`Self::plain`] ones (keys with escapes, or past [`Fields::PLAIN`]);
-    /// their values may be strings with escapes.
+    /// their values may be written loosely.
     pub fn other(&self) -> &[(Cow<'a, str>, &'a str)] {
         &self.other
     }
@@ -225,8 +227,18 @@ pub enum Flex<'a> {
     Num(f64, &'a str),
     /// A string, unescaped.
     Str(Cow<'a, str>),
-    /// An object or array, as raw JSON text.
-    Json(&'a str),
+    /// An object or array, as raw JSON text, and how it is written.
+    Json(&'a str, Form),
+}
+
+/// How the raw text of an object or array ([`Flex::Json`]) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// Compact: no white space between its tokens (its strings may hold escapes), as the
+    /// scanner read it.
+    Compact,
+    /// Not known to be compact.
+    Any,
 }
 
 impl<'a> Flex<'a> {
@@ -248,18 +260,20 @@ impl<'a> Flex<'a> {
             Some(b'n') => Flex::Null,
             Some(b't') => Flex::Bool(true),
             Some(b'f') => Flex::Bool(false),
-            Some(b'{') | Some(b'[') => Flex::Json(text),
+            Some(b'{') | Some(b'[') => Flex::Json(text, Form::Any),
             _ => Flex::Num(number(text), text),
         }
     }
 
-    /// [`Flex::from_raw`] of a value whose scan said whether it may hold escapes: a string
-    /// without is its body, with no second search for a backslash (~200 instructions per event
-    /// line, callgrind).
+    /// [`Flex::from_raw`] of a value whose scan said whether it may be written loosely (see
+    /// [`Fields::push_plain`]): a string without escapes is its body, with no second search for
+    /// a backslash (~200 instructions per event line, callgrind); an object or array without
+    /// white space between its tokens is [`Form::Compact`].
     #[inline]
-    pub fn from_scanned(text: &'a str, may_escape: bool) -> Flex<'a> {
+    pub fn from_scanned(text: &'a str, loose: bool) -> Flex<'a> {
         match text.as_bytes().first() {
-            Some(b'"') if !may_escape => Flex::Str(Cow::Borrowed(&text[1..text.len() - 1])),
+            Some(b'"') if !loose => Flex::Str(Cow::Borrowed(&text[1..text.len() - 1])),
+            Some(b'{' | b'[') if !loose => Flex::Json(text, Form::Compact),
             _ => Flex::from_raw(text),
         }
     }
@@ -271,7 +285,7 @@ impl<'a> Flex<'a> {
             Flex::Bool(_) => "boolean",
             Flex::Num(..) => "number",
             Flex::Str(_) => "string",
-            Flex::Json(t) => json_kind(t),
+            Flex::Json(t, _) => json_kind(t),
         }
     }
 }
@@ -533,7 +547,7 @@ mod tests {
         );
         assert_eq!(
             Flex::from_raw(rec.fields[2].1),
-            Flex::Json(r#"{"d": [1, 2]}"#)
+            Flex::Json(r#"{"d": [1, 2]}"#, Form::Any)
         );
         assert_eq!(Flex::from_raw(rec.fields[3].1), Flex::Null);
         assert_eq!(Flex::from_raw(rec.fields[4].1), Flex::Bool(true));

@@ -7,7 +7,9 @@
 use std::borrow::Cow;
 
 use super::flex::{Fields, Flex, NotObject, parse_object};
-use super::sanitize::{Memo, REDACTED, is_secret_key, memoized_into, sanitize_json, sanitize_text};
+use super::sanitize::{
+    Memo, REDACTED, is_secret_key, memoized_into, sanitize_json, sanitize_json_as, sanitize_text,
+};
 use super::schema::{Col, Stream};
 use super::timefmt::parse_iso_ms;
 
@@ -367,7 +369,7 @@ impl<'a> LineFields<'a> {
         n: &mut Normalized<'a>,
         key: FieldKey<'_, 'a>,
         value: &'a str,
-        may_escape: bool,
+        loose: bool,
     ) -> Result<(), ParseError> {
         let known = self.keys.find(key.as_str());
         if let Some(Known::Field(Col::Params)) = known
@@ -387,20 +389,20 @@ impl<'a> LineFields<'a> {
             return Ok(());
         }
         if let Some(Known::Field(col)) = known
-            && set_plain(n, col, value, may_escape)
+            && set_plain(n, col, value, loose)
         {
             return Ok(());
         }
         if let Some(Known::Ts(0)) = known {
             // `timestamp` comes first of the three keys: an ISO time it holds without escapes
             // is the event's time, read here without the `Flex` that `timestamp` takes.
-            self.ts_plain = plain_iso_ms(value, may_escape);
+            self.ts_plain = plain_iso_ms(value, loose);
             if self.ts_plain.is_some() {
                 self.ts_candidates[0] = None;
                 return Ok(());
             }
         }
-        let flex = Flex::from_scanned(value, may_escape);
+        let flex = Flex::from_scanned(value, loose);
         match known {
             Some(Known::Ts(i)) => self.ts_candidates[i as usize] = Some(flex),
             Some(Known::TypeTag) => {
@@ -442,8 +444,8 @@ fn normalize<'a>(
         extra: Vec::new(),
         metadata: None,
     };
-    for (key, value, may_escape) in fields.plain() {
-        line.field(n, FieldKey::Plain(key), value, may_escape)?;
+    for (key, value, loose) in fields.plain() {
+        line.field(n, FieldKey::Plain(key), value, loose)?;
     }
     for (key, value) in fields.other() {
         line.field(n, FieldKey::Other(key), value, true)?;
@@ -529,9 +531,9 @@ fn set_field<'a>(n: &mut Normalized<'a>, col: Col, v: Flex<'a>) -> Result<(), Pa
 /// without the [`Flex`] that `set_field` takes, whose 16-byte copies through the stack stalled
 /// on store forwarding (with `text`, ~2 % of ingest CPU on the tools shape, perf).
 #[inline(always)]
-fn set_plain<'a>(n: &mut Normalized<'a>, col: Col, value: &'a str, may_escape: bool) -> bool {
+fn set_plain<'a>(n: &mut Normalized<'a>, col: Col, value: &'a str, loose: bool) -> bool {
     match (col, value.as_bytes().first()) {
-        (_, Some(b'"')) if !may_escape => match name_slot(n, col) {
+        (_, Some(b'"')) if !loose => match name_slot(n, col) {
             Some(slot) => {
                 *slot = kept_name(col, Cow::Borrowed(&value[1..value.len() - 1]));
                 true
@@ -641,8 +643,8 @@ fn apply_defaults(stream: Stream, n: &mut Normalized<'_>) -> Result<(), ParseErr
 /// The milliseconds of `value`, a raw JSON value, when it is a string without escapes that
 /// [`timestamp`] would take as an ISO-8601 time; `None` sends it through [`timestamp`].
 #[inline]
-fn plain_iso_ms(value: &str, may_escape: bool) -> Option<i64> {
-    if may_escape || !value.starts_with('"') {
+fn plain_iso_ms(value: &str, loose: bool) -> Option<i64> {
+    if loose || !value.starts_with('"') {
         return None;
     }
     parse_iso_ms(&value[1..value.len() - 1]).filter(|ms| TIME_RANGE.contains(ms))
@@ -722,7 +724,7 @@ fn excerpt(v: &Flex<'_>) -> String {
         Flex::Bool(b) => return format!("boolean {b}"),
         Flex::Num(_, t) => return format!("number {t}"),
         Flex::Str(s) => format!("string {:?}", s),
-        Flex::Json(t) => format!("{} {}", super::flex::json_kind(t), t),
+        Flex::Json(t, _) => format!("{} {}", super::flex::json_kind(t), t),
     };
     if s.len() > 60 {
         let cut = (0..=60).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
@@ -756,7 +758,7 @@ fn error_text<'a>(v: Flex<'a>) -> Result<Option<Cow<'a, str>>, ParseError> {
         Flex::Str(s) => Some(sanitized(s)),
         Flex::Num(_, t) => Some(Cow::Borrowed(t)),
         Flex::Bool(true) => Some(Cow::Borrowed("true")),
-        Flex::Json(t) => Some(sanitize_json(t)),
+        Flex::Json(t, form) => Some(sanitize_json_as(t, form)),
     })
 }
 
@@ -786,7 +788,7 @@ fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
 /// JSON given as an object/array, or as JSON text in a string (the original logger's `params`).
 fn json_text<'a>(field: &'static str, v: Flex<'a>) -> Result<Cow<'a, str>, ParseError> {
     Ok(match v {
-        Flex::Json(t) => sanitize_json(t),
+        Flex::Json(t, form) => sanitize_json_as(t, form),
         Flex::Str(s) => Cow::Owned(json_in_string(&s).into_owned()),
         Flex::Num(_, t) => Cow::Borrowed(t),
         Flex::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
@@ -1158,9 +1160,9 @@ mod tests {
         ];
         let mut taken = 0;
         for value in values {
-            let may_escape = value.contains('\\');
-            let full = timestamp([Some(Flex::from_scanned(value, may_escape)), None, None]).ok();
-            if let Some(ms) = plain_iso_ms(value, may_escape) {
+            let loose = value.contains('\\');
+            let full = timestamp([Some(Flex::from_scanned(value, loose)), None, None]).ok();
+            if let Some(ms) = plain_iso_ms(value, loose) {
                 taken += 1;
                 assert_eq!(Some(ms), full, "{value}");
             }

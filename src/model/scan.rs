@@ -42,13 +42,15 @@ fn object_fields<'a>(line: &'a str, fields: &mut Fields<'a>) -> Option<()> {
                 return None;
             }
             i = ws(b, i + 1);
-            // A string value says whether it holds escapes, so that reading it need not look.
-            let (value_end, escaped) = if b.get(i) == Some(&b'"') {
+            // A value says whether it is written loosely (a string with escapes; an object or
+            // array with white space between its tokens), so that reading it need not look.
+            let (value_end, loose) = if b.get(i) == Some(&b'"') {
                 string_scan(b, i, true).map(|(end, escaped)| (end, escaped.any))?
             } else {
-                (value(b, i, 1)?, false)
+                let mut loose = false;
+                (value(b, i, 1, &mut loose)?, loose)
             };
-            if !fields.push_plain(key, ascii_cut(line, i, value_end), escaped) {
+            if !fields.push_plain(key, ascii_cut(line, i, value_end), loose) {
                 return None; // more fields than the array holds: serde_json reads this line
             }
             i = ws(b, value_end);
@@ -80,7 +82,7 @@ fn ascii_cut(line: &str, a: usize, b: usize) -> &str {
 /// True when `text` is certainly one JSON value (false: not valid, or not sure).
 pub fn is_plain_json(text: &str) -> bool {
     let b = text.as_bytes();
-    value(b, ws(b, 0), 0).is_some_and(|end| ws(b, end) == b.len())
+    value(b, ws(b, 0), 0, &mut false).is_some_and(|end| ws(b, end) == b.len())
 }
 
 /// The index of the first byte at or after `b[i]` that is not JSON white space.
@@ -302,12 +304,13 @@ fn special_swar(b: &[u8], mut i: usize) -> Option<usize> {
         .map(|k| i + k)
 }
 
-/// A value starts at `b[i]`: the index after it.
-fn value(b: &[u8], i: usize, depth: usize) -> Option<usize> {
+/// A value starts at `b[i]`: the index after it. Sets `loose` when the value (an object or
+/// array) has white space between its tokens ([`Form`](super::flex::Form)).
+fn value(b: &[u8], i: usize, depth: usize, loose: &mut bool) -> Option<usize> {
     match *b.get(i)? {
         b'"' => string(b, i, true),
-        b'{' => container(b, i, depth, b'}'),
-        b'[' => container(b, i, depth, b']'),
+        b'{' => container(b, i, depth, b'}', loose),
+        b'[' => container(b, i, depth, b']', loose),
         b't' => literal(b, i, b"true"),
         b'f' => literal(b, i, b"false"),
         b'n' => literal(b, i, b"null"),
@@ -362,13 +365,25 @@ fn number(b: &[u8], mut i: usize) -> Option<usize> {
     Some(i)
 }
 
-/// An object or array starting at `b[i]`, members validated recursively.
-fn container(b: &[u8], i: usize, depth: usize, close: u8) -> Option<usize> {
+/// [`ws`] that sets `loose` when there is white space at `b[i]`: in the common case (none) the
+/// same one compare. (A control character there sets it too, and fails the scan.)
+#[inline(always)]
+fn ws_noting(b: &[u8], i: usize, loose: &mut bool) -> usize {
+    if b.get(i).is_none_or(|&c| c > b' ') {
+        return i;
+    }
+    *loose = true;
+    ws(b, i)
+}
+
+/// An object or array starting at `b[i]`, members validated recursively (`loose`: see
+/// [`value`]).
+fn container(b: &[u8], i: usize, depth: usize, close: u8, loose: &mut bool) -> Option<usize> {
     if depth >= MAX_DEPTH {
         return None;
     }
     let object = close == b'}';
-    let mut i = ws(b, i + 1);
+    let mut i = ws_noting(b, i + 1, loose);
     if b.get(i) == Some(&close) {
         return Some(i + 1);
     }
@@ -377,15 +392,15 @@ fn container(b: &[u8], i: usize, depth: usize, close: u8) -> Option<usize> {
             if b.get(i) != Some(&b'"') {
                 return None;
             }
-            i = ws(b, string(b, i, true)?);
+            i = ws_noting(b, string(b, i, true)?, loose);
             if b.get(i) != Some(&b':') {
                 return None;
             }
-            i = ws(b, i + 1);
+            i = ws_noting(b, i + 1, loose);
         }
-        i = ws(b, value(b, i, depth + 1)?);
+        i = ws_noting(b, value(b, i, depth + 1, loose)?, loose);
         match b.get(i) {
-            Some(b',') => i = ws(b, i + 1),
+            Some(b',') => i = ws_noting(b, i + 1, loose),
             Some(&c) if c == close => return Some(i + 1),
             _ => return None,
         }
@@ -402,16 +417,44 @@ mod tests {
         super::object(line, &mut fields).then(|| fields.iter().collect())
     }
 
-    /// Whatever the scanner accepts, serde_json accepts too, with the same fields; and a string
-    /// the scanner calls free of escapes reads the same as when its text is searched for them.
+    /// Whether the JSON text `v` has no white space outside its strings: the reference for the
+    /// scanner's `loose` on objects and arrays, by a walk of its own that only tracks whether it
+    /// is inside a string.
+    fn compact_by_walk(v: &str) -> bool {
+        let (mut in_string, mut escaped) = (false, false);
+        for c in v.bytes() {
+            if in_string {
+                match c {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+            } else if c == b'"' {
+                in_string = true;
+            } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whatever the scanner accepts, serde_json accepts too, with the same fields; a string
+    /// the scanner calls free of escapes reads the same as when its text is searched for them;
+    /// an object or array it calls compact is so by [`compact_by_walk`], and the other way round.
     fn agrees(line: &str) {
+        use crate::model::flex::{Flex, Form};
         let mut scanned = Fields::new();
         if super::object(line, &mut scanned) {
-            for (k, v, may_escape) in scanned.iter_scanned() {
-                let fast = crate::model::flex::Flex::from_scanned(v, may_escape);
-                assert_eq!(fast, crate::model::flex::Flex::from_raw(v), "{k} in {line}");
+            for (k, v, loose) in scanned.iter_scanned() {
+                let fast = Flex::from_scanned(v, loose);
+                let want = match Flex::from_raw(v) {
+                    Flex::Json(t, _) if compact_by_walk(t) => Flex::Json(t, Form::Compact),
+                    other => other,
+                };
+                assert_eq!(fast, want, "{k} in {line}");
                 assert!(
-                    may_escape || !(v.starts_with('"') && v.contains('\\')),
+                    loose || !(v.starts_with('"') && v.contains('\\')),
                     "{k} in {line}"
                 );
             }
