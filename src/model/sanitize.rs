@@ -186,8 +186,8 @@ fn trigger_mask(text: &str) -> u64 {
 fn pair_starts(b: &[u8], mut at: impl FnMut(usize) -> bool) -> bool {
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
-    if b.len() >= 32 && std::arch::is_x86_feature_detected!("ssse3") {
-        // SAFETY: the CPU has SSSE3 (checked just above).
+    if b.len() >= pair_scan::BLOCK + 2 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), and `b` holds a block.
         match unsafe { pair_scan::blocks(b, &mut at) } {
             Ok(found) => return found,
             Err(tail) => i = tail,
@@ -202,8 +202,10 @@ fn pair_starts(b: &[u8], mut at: impl FnMut(usize) -> bool) -> bool {
     false
 }
 
-/// [`pair_starts`] sixteen positions at a time: a long text (a stack trace of a few KB) was
-/// 3 % of ingest CPU with one table lookup per byte (perf, long-text shape).
+/// [`pair_starts`] thirty-two positions at a time: a long text (a stack trace of a few KB) was
+/// 3 % of ingest CPU with one table lookup per byte (perf, long-text shape). Sixteen at a time
+/// (SSSE3), the loop was 4-6 % of the instructions of ingesting the objects and unique shapes
+/// (callgrind), whose `params` and `metadata` are searched whole.
 ///
 /// The filter is Teddy's (the SIMD literal search of Hyperscan and of the `aho-corasick`
 /// crate, whose packed searcher needs each ASCII case variant of a pattern as a pattern of its
@@ -217,11 +219,15 @@ fn pair_starts(b: &[u8], mut at: impl FnMut(usize) -> bool) -> bool {
 #[cfg(target_arch = "x86_64")]
 mod pair_scan {
     use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-        _mm_setzero_si128, _mm_shuffle_epi8, _mm_srli_epi16,
+        __m128i, __m256i, _mm_loadu_si128, _mm256_and_si256, _mm256_broadcastsi128_si256,
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
     };
 
     use super::{TRIGGERS, starts_with_pair};
+
+    /// Positions a block tests at once.
+    pub(super) const BLOCK: usize = 32;
 
     /// A trigger's bucket: by its first byte, in 0..7; the triggers of two bytes (`\u` and
     /// `\/`, whose third byte may be anything) have bucket 7 to themselves, so that they let no
@@ -268,51 +274,66 @@ mod pair_scan {
         t
     };
 
-    /// Runs [`super::pair_starts`] over the blocks of sixteen positions that `b` holds with
-    /// the two bytes after them: `Ok(found)` when `at` returned true, else `Err(i)`, the first
-    /// position left for the caller.
+    /// Runs [`super::pair_starts`] over the positions of `b` that have two bytes after them,
+    /// [`BLOCK`] at a time: `Ok(found)` when `at` returned true, else `Err(i)`, the first
+    /// position left for the caller (the last but one of `b`).
     ///
     /// # Safety
-    /// The CPU must have SSSE3.
-    #[target_feature(enable = "ssse3")]
+    /// The CPU must have AVX2, and `b` must hold `BLOCK + 2` bytes.
+    #[target_feature(enable = "avx2")]
     pub(super) unsafe fn blocks(
         b: &[u8],
         at: &mut impl FnMut(usize) -> bool,
     ) -> Result<bool, usize> {
-        // SAFETY: each load reads 16 bytes inside `b` (`i + 18 <= b.len()`: the second and
-        // third loads start one and two bytes later) and needs no alignment; the tables are 16
-        // bytes each.
+        debug_assert!(b.len() >= BLOCK + 2);
+        // SAFETY: each load reads 32 bytes inside `b` (`i + BLOCK + 2 <= b.len()`: the second
+        // and third loads start one and two bytes later) and needs no alignment; the tables are
+        // 16 bytes each, the same table in both 128-bit lanes (a byte shuffle stays in its lane).
         unsafe {
-            let table = |n: usize| _mm_loadu_si128(NIBBLES[n].as_ptr().cast::<__m128i>());
+            let table = |n: usize| {
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(NIBBLES[n].as_ptr().cast::<__m128i>()))
+            };
             let (lo0, hi0, lo1, hi1) = (table(0), table(1), table(2), table(3));
             let (lo2, hi2) = (table(4), table(5));
-            let low = _mm_set1_epi8(0x0f);
-            let buckets = |x: __m128i, lo: __m128i, hi: __m128i| {
-                let l = _mm_shuffle_epi8(lo, _mm_and_si128(x, low));
-                let h = _mm_shuffle_epi8(hi, _mm_and_si128(_mm_srli_epi16::<4>(x), low));
-                _mm_and_si128(l, h)
+            let low = _mm256_set1_epi8(0x0f);
+            let buckets = |x: __m256i, lo: __m256i, hi: __m256i| {
+                let l = _mm256_shuffle_epi8(lo, _mm256_and_si256(x, low));
+                let h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(x), low));
+                _mm256_and_si256(l, h)
             };
-            let mut i = 0;
-            while i + 18 <= b.len() {
-                let first = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
-                let second = _mm_loadu_si128(b.as_ptr().add(i + 1).cast::<__m128i>());
-                let third = _mm_loadu_si128(b.as_ptr().add(i + 2).cast::<__m128i>());
-                let both = _mm_and_si128(
-                    _mm_and_si128(buckets(first, lo0, hi0), buckets(second, lo1, hi1)),
-                    buckets(third, lo2, hi2),
+            // Bit k: position `i + k` is a candidate.
+            let candidates = |i: usize| {
+                let load = |k: usize| _mm256_loadu_si256(b.as_ptr().add(i + k).cast::<__m256i>());
+                let all = _mm256_and_si256(
+                    _mm256_and_si256(buckets(load(0), lo0, hi0), buckets(load(1), lo1, hi1)),
+                    buckets(load(2), lo2, hi2),
                 );
-                let none = _mm_movemask_epi8(_mm_cmpeq_epi8(both, _mm_setzero_si128()));
-                let mut hits = !(none as u32) & 0xffff;
+                !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(all, _mm256_setzero_si256())) as u32)
+            };
+            let mut visit = |i: usize, mut hits: u32| {
                 while hits != 0 {
                     let j = i + hits.trailing_zeros() as usize;
                     hits &= hits - 1;
                     if starts_with_pair(b[j], b[j + 1]) && at(j) {
-                        return Ok(true);
+                        return true;
                     }
                 }
-                i += 16;
+                false
+            };
+            let mut i = 0;
+            while i + BLOCK + 2 <= b.len() {
+                if visit(i, candidates(i)) {
+                    return Ok(true);
+                }
+                i += BLOCK;
             }
-            Err(i)
+            // The positions left that have two bytes after them: a last block that ends where
+            // `b` does, less the positions before `i` (already seen).
+            let last = b.len() - BLOCK - 2;
+            if i < b.len() - 2 && visit(i, candidates(last) >> (i - last)) {
+                return Ok(true);
+            }
+            Err(b.len() - 2)
         }
     }
 }
