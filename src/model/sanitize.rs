@@ -676,7 +676,7 @@ enum Outline<'a> {
 /// through a per-thread cache of keys without a trigger; values by [`value_may_change`].
 ///
 /// Most objects hold no trigger at all (~80 % of `params` and `metadata` of high cardinality):
-/// one search of the whole text, sixteen bytes at a time, clears them, and then no string is
+/// one search of the whole text, thirty-two bytes at a time, clears them, and then no string is
 /// searched on its own (~4 % fewer instructions ingesting such objects, callgrind). A trigger
 /// is ASCII and holds neither a quote nor white space, so it lies inside one string, whose text
 /// as written holds it. Not so behind an escape: a key with one, or a value whose escapes are
