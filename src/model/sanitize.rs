@@ -119,13 +119,13 @@ fn starts_with_pair(a: u8, b: u8) -> bool {
 /// with the triggers directly. A test checks both agree.
 fn may_hold_secret(text: &str) -> bool {
     let b = text.as_bytes();
-    pair_starts(b, |i| trigger_at(&b[i..]))
+    pair_starts(b, Search::All, |i| trigger_at(&b[i..]))
 }
 
 /// [`may_hold_secret`], with `\u` not counted as a trigger.
 fn may_hold_secret_but_u(text: &str) -> bool {
     let b = text.as_bytes();
-    pair_starts(b, |i| trigger_at_but(&b[i..], 1 << U_ESCAPE))
+    pair_starts(b, Search::ButU, |i| trigger_at_but(&b[i..], 1 << U_ESCAPE))
 }
 
 /// True when `rest` starts with a trigger, ignoring ASCII case.
@@ -154,7 +154,7 @@ fn trigger_at_but(rest: &[u8], but: u64) -> bool {
 fn trigger_mask(text: &str) -> u64 {
     let b = text.as_bytes();
     let mut mask = 0u64;
-    pair_starts(b, |i| {
+    pair_starts(b, Search::All, |i| {
         let rest = &b[i..];
         let mut candidates = TRIGGERS_BY_FIRST[rest[0] as usize];
         while candidates != 0 {
@@ -179,16 +179,27 @@ fn trigger_mask(text: &str) -> u64 {
     mask
 }
 
+/// The triggers a search looks for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Search {
+    /// All of them.
+    All,
+    /// All but `\u`: in Python's `json.dumps` text every character outside ASCII is one, and
+    /// each was a candidate to check (2.6 % of the instructions of ingesting the python shape,
+    /// callgrind).
+    ButU,
+}
+
 /// Calls `at(i)`, in order, at each `i` where `b[i] b[i + 1]` is the start of some trigger
-/// (ignoring ASCII case) — except, in long texts, where the next byte rules every such trigger
-/// out — until it returns true; returns whether it did. Every `i` where a whole trigger starts
-/// is called.
-fn pair_starts(b: &[u8], mut at: impl FnMut(usize) -> bool) -> bool {
+/// (ignoring ASCII case) — except, in long texts, where the next byte rules every trigger of
+/// `search` out — until it returns true; returns whether it did. Every `i` where a whole
+/// trigger of `search` starts is called.
+fn pair_starts(b: &[u8], search: Search, mut at: impl FnMut(usize) -> bool) -> bool {
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     if b.len() >= pair_scan::BLOCK + 2 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above), and `b` holds a block.
-        match unsafe { pair_scan::blocks(b, &mut at) } {
+        match unsafe { pair_scan::blocks(b, search, &mut at) } {
             Ok(found) => return found,
             Err(tail) => i = tail,
         }
@@ -224,7 +235,7 @@ mod pair_scan {
         _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
     };
 
-    use super::{TRIGGERS, starts_with_pair};
+    use super::{Search, TRIGGERS, U_ESCAPE, starts_with_pair};
 
     /// Positions a block tests at once.
     pub(super) const BLOCK: usize = 32;
@@ -240,12 +251,20 @@ mod pair_scan {
         }
     }
 
+    /// Bucket bits by nibble, for [`Search::All`] and [`Search::ButU`]: see [`nibbles`].
+    static NIBBLES: [[[u8; 16]; 6]; 2] = [nibbles(usize::MAX), nibbles(U_ESCAPE)];
+
     /// Bucket bits by nibble: the low and high nibbles of a trigger's first byte, then of its
-    /// second and of its third (every nibble for a trigger of two bytes).
-    static NIBBLES: [[u8; 16]; 6] = {
+    /// second and of its third (every nibble for a trigger of two bytes); the trigger
+    /// `TRIGGERS[leave_out]` left out.
+    const fn nibbles(leave_out: usize) -> [[u8; 16]; 6] {
         let mut t = [[0u8; 16]; 6];
         let mut k = 0;
         while k < TRIGGERS.len() {
+            if k == leave_out {
+                k += 1;
+                continue;
+            }
             let tb = TRIGGERS[k].as_bytes();
             let bit = 1u8 << bucket(tb);
             let mut at = 0;
@@ -272,7 +291,7 @@ mod pair_scan {
             k += 1;
         }
         t
-    };
+    }
 
     /// Runs [`super::pair_starts`] over the positions of `b` that have two bytes after them,
     /// [`BLOCK`] at a time: `Ok(found)` when `at` returned true, else `Err(i)`, the first
@@ -283,6 +302,7 @@ mod pair_scan {
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn blocks(
         b: &[u8],
+        search: Search,
         at: &mut impl FnMut(usize) -> bool,
     ) -> Result<bool, usize> {
         debug_assert!(b.len() >= BLOCK + 2);
@@ -290,8 +310,9 @@ mod pair_scan {
         // and third loads start one and two bytes later) and needs no alignment; the tables are
         // 16 bytes each, the same table in both 128-bit lanes (a byte shuffle stays in its lane).
         unsafe {
+            let tables = &NIBBLES[(search == Search::ButU) as usize];
             let table = |n: usize| {
-                _mm256_broadcastsi128_si256(_mm_loadu_si128(NIBBLES[n].as_ptr().cast::<__m128i>()))
+                _mm256_broadcastsi128_si256(_mm_loadu_si128(tables[n].as_ptr().cast::<__m128i>()))
             };
             let (lo0, hi0, lo1, hi1) = (table(0), table(1), table(2), table(3));
             let (lo2, hi2) = (table(4), table(5));
@@ -1079,14 +1100,17 @@ mod tests {
             pieces.push(other.as_bytes().to_vec());
         }
         pieces.extend([vec![0x80], vec![0xff], vec![0]]);
-        let trigger_at = |b: &[u8], i: usize| {
-            TRIGGERS.iter().any(|t| {
+        // Whether a trigger of `search` starts at `b[i]`.
+        let trigger_at = |b: &[u8], i: usize, search: Search| {
+            TRIGGERS.iter().enumerate().any(|(k, t)| {
                 let t = t.as_bytes();
-                b.len() >= i + t.len() && b[i..i + t.len()].eq_ignore_ascii_case(t)
+                (search == Search::All || k != U_ESCAPE)
+                    && b.len() >= i + t.len()
+                    && b[i..i + t.len()].eq_ignore_ascii_case(t)
             })
         };
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
-        let (mut calls, mut starts) = (0, 0);
+        let (mut calls, mut starts, mut u_left_out) = (0, 0, 0);
         for round in 0..20_000 {
             let n: usize = rng.random_range(0..60);
             let b: Vec<u8> = match round % 3 {
@@ -1095,33 +1119,49 @@ mod tests {
                     .flat_map(|_| pieces[rng.random_range(0..pieces.len())].clone())
                     .collect(),
             };
-            let must: Vec<usize> = (0..b.len()).filter(|&i| trigger_at(&b, i)).collect();
-            let mut got = Vec::new();
-            assert!(!pair_starts(&b, |i| {
-                got.push(i);
-                false
-            }));
-            // In order, only at pair starts, and at every start of a whole trigger.
-            assert!(got.windows(2).all(|w| w[0] < w[1]), "{b:?}");
-            assert!(
-                got.iter().all(|&i| starts_with_pair(b[i], b[i + 1])),
-                "{b:?}"
-            );
-            assert!(
-                must.iter().all(|i| got.contains(i)),
-                "{b:?}: {must:?} {got:?}"
-            );
-            calls += got.len();
-            starts += must.len();
-            // Stopping at the first hit reports it.
-            let mut first = None;
-            let stopped = pair_starts(&b, |i| {
-                first = Some(i);
-                true
-            });
-            assert_eq!((stopped, first), (!got.is_empty(), got.first().copied()));
+            for search in [Search::All, Search::ButU] {
+                let must: Vec<usize> = (0..b.len())
+                    .filter(|&i| trigger_at(&b, i, search))
+                    .collect();
+                let mut got = Vec::new();
+                assert!(!pair_starts(&b, search, |i| {
+                    got.push(i);
+                    false
+                }));
+                // In order, only at pair starts, and at every start of a whole trigger.
+                assert!(got.windows(2).all(|w| w[0] < w[1]), "{b:?}");
+                assert!(
+                    got.iter().all(|&i| starts_with_pair(b[i], b[i + 1])),
+                    "{b:?}"
+                );
+                assert!(
+                    must.iter().all(|i| got.contains(i)),
+                    "{search:?} {b:?}: {must:?} {got:?}"
+                );
+                calls += got.len();
+                starts += must.len();
+                // `\u` alone, in a long text, is no candidate of `ButU`'s filter.
+                if search == Search::ButU && b.len() >= pair_scan::BLOCK + 2 {
+                    let only_u = |i: &usize| {
+                        b[*i..].starts_with(b"\\u") && !trigger_at(&b, *i, Search::ButU)
+                    };
+                    let last_two = b.len() - 2;
+                    u_left_out += (0..last_two).filter(only_u).count();
+                    assert!(!got.iter().filter(|&&i| i < last_two).any(only_u), "{b:?}");
+                }
+                // Stopping at the first hit reports it.
+                let mut first = None;
+                let stopped = pair_starts(&b, search, |i| {
+                    first = Some(i);
+                    true
+                });
+                assert_eq!((stopped, first), (!got.is_empty(), got.first().copied()));
+            }
         }
-        assert!(starts > 20_000, "{starts}");
+        assert!(
+            starts > 40_000 && u_left_out > 1_000,
+            "{starts} {u_left_out}"
+        );
         assert!(calls >= starts);
     }
 
